@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PF     := $(VENV)/bin/pushforward
+
+.PHONY: venv demo test test-all lint format browser clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# the CPU build first and pinned, so nothing pulls a multi-GB CUDA build
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: venv
+	$(PF) run drift-bimodal --overwrite
+	$(PF) run fm-bimodal --overwrite
+	@echo "open runs/drift-bimodal/report.html and runs/fm-bimodal/report.html"
+
+test: venv
+	$(PY) -m pytest -m "not slow" -q
+
+test-all: venv browser
+	$(PY) -m pytest -q
+
+lint: venv
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+
+format: venv
+	$(VENV)/bin/ruff format src tests
+	$(VENV)/bin/ruff check --fix src tests
+
+# headless Chromium for the report tests (Debian packages; needs root)
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
+
+clean:
+	rm -rf runs .pytest_cache

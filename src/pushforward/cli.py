@@ -1,0 +1,216 @@
+"""Command line: `pushforward list | run | sample | report | data`.
+
+Every argument is checked where it enters; a bad one prints `error: …` saying what to do and
+exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pushforward.errors import ConfigError, PushforwardError
+
+__all__ = ["main", "parser"]
+
+
+def _positive(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a seed >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a seed >= 0, got {value}")
+    return value
+
+
+def _npy_path(text: str) -> Path:
+    """argparse type: an output path ending in .npy whose folder exists."""
+    path = Path(text)
+    if path.suffix != ".npy":
+        raise argparse.ArgumentTypeError(f"output must end in .npy, got {text!r}")
+    if not path.parent.exists():
+        raise argparse.ArgumentTypeError(f"folder {path.parent} does not exist")
+    return path
+
+
+def _save_npy(path: Path, x: torch.Tensor) -> None:
+    """Write an `[n, d]` float32 array atomically as .npy (no pickle)."""
+    from pushforward.checkpoint import atomic_write_bytes
+
+    buf = io.BytesIO()
+    np.save(buf, x.detach().cpu().float().numpy(), allow_pickle=False)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """Print the shipped experiments with their one-line descriptions."""
+    from pushforward.experiment import experiments
+
+    items = experiments()
+    width = max(map(len, items), default=0)
+    for name, description in items.items():
+        print(f"{name:<{width}}  {description}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Train an experiment into a run directory and write its report."""
+    from pushforward.experiment import run
+
+    rundir = run(
+        args.name,
+        args.out,
+        args.set,
+        steps=args.steps,
+        seed=args.seed,
+        device=args.device,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+        report=not args.no_report,
+    )
+    print(f"run directory: {rundir.path}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    """Draw samples from a trained run into an .npy file."""
+    from pushforward.experiment import load_run
+    from pushforward.ode import SOLVERS, steps_for_nfe
+
+    built = load_run(args.run_dir, device=args.device)
+    solver = {}
+    if args.solver is not None:
+        if args.solver not in SOLVERS:
+            raise ConfigError(f"--solver {args.solver!r}: choose one of {', '.join(SOLVERS)}")
+        solver["solver"] = args.solver
+    if args.nfe is not None:
+        name = solver.get("solver", built.config["method"].get("solver", "euler"))
+        if name != "dopri5":
+            solver["steps"] = steps_for_nfe(name, args.nfe)
+    generator = torch.Generator().manual_seed(args.seed)
+    x = built.method.sample(args.n, generator=generator, **solver)
+    _save_npy(args.o, x)
+    print(f"wrote {args.o}: {tuple(x.shape)} float32")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write report.html for one run, or a comparison page for several."""
+    from pushforward.report import report_command
+
+    return report_command(args.run_dirs, args.o, args.max_points)
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    """List, fetch or sample the registered distributions."""
+    from pushforward import data
+
+    if args.data_command == "list":
+        items = data.distributions()
+        width = max(map(len, items), default=0)
+        for name, description in items.items():
+            print(f"{name:<{width}}  {description}")
+    elif args.data_command == "fetch":
+        path = data.fetch(args.name)
+        print(f"{args.name}: {path}")
+    else:
+        from pushforward.config import parse_override
+
+        params = {}
+        for text in args.set:
+            path, value = parse_override(f"data.{text}")
+            params[path[-1]] = value
+        dist = data.make_distribution(args.name, **params)
+        x = dist.sample(args.n, torch.Generator().manual_seed(args.seed))
+        _save_npy(args.o, x)
+        print(f"wrote {args.o}: {tuple(x.shape)} float32")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    p = argparse.ArgumentParser(
+        prog="pushforward",
+        description="Learn maps that push one distribution onto another, and see why they fail.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("list", help="list the shipped experiments")
+    s.set_defaults(func=cmd_list)
+
+    s = sub.add_parser("run", help="train an experiment into runs/NAME")
+    s.add_argument("name", help="experiment name (see `pushforward list`) or a .toml path")
+    s.add_argument("--out", help="run directory (default runs/NAME)")
+    s.add_argument("--steps", type=_positive, help="override train.steps")
+    s.add_argument("--seed", type=_seed, help="override experiment.seed")
+    s.add_argument("--device", help="cpu or cuda (overrides train.device)")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. --set train.lr=3e-4 (repeatable)")
+    s.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    s.add_argument("--no-report", action="store_true", help="skip writing report.html")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("sample", help="draw samples from a trained run into an .npy file")
+    s.add_argument("run_dir")
+    s.add_argument("-n", type=_positive, required=True, help="number of samples")
+    s.add_argument("-o", type=_npy_path, required=True, help="output FILE.npy ([n, dim] float32)")
+    s.add_argument("--seed", type=_seed, default=0)
+    s.add_argument("--solver", help="flows: euler, heun, rk4 or dopri5")
+    s.add_argument("--nfe", type=_positive, help="flows: function evaluations (fixed-step solvers)")
+    s.add_argument("--device", default="cpu")
+    s.set_defaults(func=cmd_sample)
+
+    s = sub.add_parser("report", help="write report.html (or a comparison of several runs)")
+    s.add_argument("run_dirs", nargs="+")
+    s.add_argument("-o", help="output HTML (default RUN_DIR/report.html; needed for several runs)")
+    s.add_argument("--max-points", type=_positive, default=2000, help="points per set per frame")
+    s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("data", help="list, fetch or sample data sets")
+    dsub = s.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    dsub.add_parser("list", help="registered distributions")
+    f = dsub.add_parser("fetch", help="download and verify a data set (mnist)")
+    f.add_argument("name")
+    d = dsub.add_parser("sample", help="sample a distribution into an .npy file")
+    d.add_argument("name")
+    d.add_argument("-n", type=_positive, required=True)
+    d.add_argument("-o", type=_npy_path, required=True)
+    d.add_argument("--seed", type=_seed, default=0)
+    d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="distribution parameter, e.g. --set std=0.5")
+    s.set_defaults(func=cmd_data)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `pushforward` console script; returns the exit status."""
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except PushforwardError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; continue with --resume", file=sys.stderr)
+        return 130

@@ -1,0 +1,78 @@
+"""The interface every learner shares, so one loop, one run directory and one report serve all.
+
+A method is an `nn.Module` built from the target distribution, an optional source
+distribution, its `[method]` parameters (a dataclass `Config`), the `[net]` section and a
+generator for its initial weights. It offers
+
+    loss(batch [B, d], generator) -> (scalar loss, {name: float})
+    sample(n, *, generator=None, **solver) -> [n, d]
+    snapshot(n, generator) -> {"panel/set": [k, d]}       point sets for the report
+    static_sets(data [n, d], generator) -> {"panel/set": [k, d]}
+
+and never owns the loop, the logging or the files: `pushforward.train.fit` does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from pushforward.data.base import Distribution
+from pushforward.nets import NetConfig
+
+__all__ = ["Method", "draw_normal"]
+
+
+def draw_normal(shape: tuple[int, ...], generator: torch.Generator | None, like: Tensor) -> Tensor:
+    """Standard normal `shape` drawn on the generator's device, moved to `like`'s device/dtype."""
+    device = generator.device if generator is not None else torch.device("cpu")
+    z = torch.randn(shape, generator=generator, device=device)
+    return z.to(device=like.device, dtype=like.dtype)
+
+
+class Method(nn.Module):
+    """Base class: subclasses set `name`, `Config`, `panels` and implement loss and sample."""
+
+    name: ClassVar[str] = ""
+    Config: ClassVar[type] = object
+    panels: ClassVar[dict[str, str]] = {"sample": "Sample space"}
+    needs_source: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        target: Distribution,
+        source: Distribution | None,
+        config: Any,
+        net: NetConfig,
+        generator: torch.Generator,
+    ) -> None:
+        super().__init__()
+        self.dim = target.dim
+        self.config = config
+        self.net_config = net
+        self.register_buffer("_anchor", torch.zeros(()), persistent=False)
+
+    @property
+    def device(self) -> torch.device:
+        """Device the method's weights live on."""
+        return self._anchor.device
+
+    def loss(self, batch: Tensor, generator: torch.Generator) -> tuple[Tensor, dict[str, float]]:
+        """Training loss on a data batch `[B, d]` and scalar logs."""
+        raise NotImplementedError
+
+    def sample(self, n: int, *, generator: torch.Generator | None = None, **solver: Any) -> Tensor:
+        """`n` samples `[n, d]` from the learned pushforward."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def snapshot(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:
+        """Point sets `{"panel/set": [k, d]}` that change over training (default: samples)."""
+        return {"sample/generated": self.sample(n, generator=generator)}
+
+    @torch.no_grad()
+    def static_sets(self, data: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
+        """Point sets fixed over training (default: the data)."""
+        return {"sample/data": data}

@@ -1,0 +1,337 @@
+"""The one training loop: every method is trained, logged, snapshotted and checkpointed here.
+
+`fit` draws data batches from the target distribution, asks the method for its loss, and
+takes an optimiser step (Adam/AdamW, LR schedule with warm-up, gradient clipping, EMA). It
+writes to the run directory: metrics.jsonl every `log_every` steps, point-set snapshots at
+log-spaced steps (for the report's slider), and an atomic checkpoint every
+`checkpoint_every` steps. A non-finite loss or gradient stops the run, naming the step and the
+last good checkpoint (or, with `on_nan = "skip"`, skips that step). `resume=True` restores
+weights, optimiser, EMA, schedule and every generator state, so a resumed run ends with the
+same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from pushforward.checkpoint import (
+    load_checkpoint,
+    optimizer_from_flat,
+    optimizer_to_flat,
+    save_checkpoint,
+)
+from pushforward.data.base import Distribution
+from pushforward.errors import ConfigError, TrainingError
+from pushforward.methods.base import Method
+from pushforward.rundir import RunDir
+
+__all__ = ["TrainConfig", "EMA", "snapshot_steps", "stream_generator", "fit", "resolve_device"]
+
+SCHEDULES = ("constant", "cosine", "linear")
+OPTIMIZERS = ("adam", "adamw")
+
+
+@dataclass
+class TrainConfig:
+    """The `[train]` section: optimisation, logging, snapshots and checkpoints."""
+
+    steps: int = 2000
+    batch_size: int = 256
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    warmup: int = 0
+    grad_clip: float = 0.0
+    ema: float = 0.0
+    log_every: int = 10
+    snapshots: int = 12
+    snapshot_samples: int = 1000
+    eval_samples: int = 2000
+    checkpoint_every: int = 500
+    on_nan: str = "stop"
+    threads: int = 0
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        """Check names and ranges; the message names the key and what is allowed."""
+        positive = ("steps", "batch_size", "log_every", "snapshot_samples", "eval_samples",
+                    "checkpoint_every")
+        for key in positive:
+            if getattr(self, key) < 1:
+                raise ValueError(f"train.{key} must be >= 1, got {getattr(self, key)}")
+        if not self.lr > 0:
+            raise ValueError(f"train.lr must be > 0, got {self.lr}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"train.optimizer {self.optimizer!r}: choose one of {OPTIMIZERS}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"train.schedule {self.schedule!r}: choose one of {SCHEDULES}")
+        if not 0.0 <= self.ema < 1.0:
+            raise ValueError(f"train.ema is a decay in [0, 1) (0 = off), got {self.ema}")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"train.betas must be two numbers in [0, 1), got {self.betas}")
+        if self.on_nan not in ("stop", "skip"):
+            raise ValueError(f"train.on_nan must be 'stop' or 'skip', got {self.on_nan!r}")
+        if self.warmup < 0 or self.grad_clip < 0 or self.weight_decay < 0 or self.threads < 0:
+            raise ValueError("train.warmup, grad_clip, weight_decay and threads must be >= 0")
+        if self.snapshots < 0:
+            raise ValueError(f"train.snapshots must be >= 0, got {self.snapshots}")
+
+
+class EMA:
+    """Exponential moving average of a module's floating-point state (weights and buffers)."""
+
+    def __init__(self, module: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.shadow = {k: v.detach().clone() for k, v in module.state_dict().items()
+                       if v.is_floating_point()}
+
+    @torch.no_grad()
+    def update(self, module: nn.Module) -> None:
+        """shadow ← decay·shadow + (1 − decay)·current."""
+        for k, v in module.state_dict().items():
+            if k in self.shadow:
+                self.shadow[k].lerp_(v, 1.0 - self.decay)
+
+    @contextlib.contextmanager
+    def applied(self, module: nn.Module) -> Iterator[None]:
+        """Temporarily load the averaged weights into `module`."""
+        backup = {k: v.detach().clone() for k, v in module.state_dict().items()}
+        module.load_state_dict({**backup, **self.shadow})
+        try:
+            yield
+        finally:
+            module.load_state_dict(backup)
+
+
+def snapshot_steps(steps: int, count: int) -> list[int]:
+    """About `count` log-spaced steps in [1, steps], plus 0 and `steps` (for the slider)."""
+    if count <= 0:
+        return [0, steps]
+    points = {0, steps}
+    for i in range(count):
+        points.add(round(math.exp(math.log(steps) * (i + 1) / count)))
+    return sorted(p for p in points if 0 <= p <= steps)
+
+
+def stream_generator(seed: int, stream: int) -> torch.Generator:
+    """A CPU generator for one random stream of a run (0 init, 1 data, 2 noise, 3 snapshots …)."""
+    return torch.Generator().manual_seed(seed * 1024 + stream)
+
+
+def resolve_device(name: str) -> torch.device:
+    """`torch.device(name)`, refusing a device that is not there with what to use instead."""
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}; use cpu or cuda") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device cuda is not available on this machine; use --device cpu")
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"device {name!r} is not supported; use cpu or cuda")
+    return device
+
+
+def _lr_factor(config: TrainConfig) -> Callable[[int], float]:
+    """Multiplier of the base LR at a step: linear warm-up, then constant / cosine / linear."""
+
+    def factor(step: int) -> float:
+        if config.warmup and step < config.warmup:
+            return (step + 1) / config.warmup
+        progress = (step - config.warmup) / max(1, config.steps - config.warmup)
+        if config.schedule == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+        if config.schedule == "linear":
+            return max(0.0, 1.0 - progress)
+        return 1.0
+
+    return factor
+
+
+def _optimizer(method: Method, config: TrainConfig) -> torch.optim.Optimizer:
+    """Adam or AdamW over the method's parameters."""
+    cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    return cls(method.parameters(), lr=config.lr, betas=tuple(config.betas),
+               weight_decay=config.weight_decay)
+
+
+class _State:
+    """Everything a checkpoint holds, with save/restore to flat tensors + JSON."""
+
+    def __init__(self, method, optimizer, scheduler, ema, gens: dict[str, torch.Generator]):
+        self.method, self.optimizer, self.scheduler, self.ema, self.gens = (
+            method, optimizer, scheduler, ema, gens)
+
+    def save(self, run: RunDir, step: int, extra: dict[str, Any]) -> None:
+        tensors = {f"model.{k}": v for k, v in self.method.state_dict().items()}
+        if self.ema is not None:
+            tensors.update({f"ema.{k}": v for k, v in self.ema.shadow.items()})
+        opt_tensors, opt_meta = optimizer_to_flat(self.optimizer)
+        tensors.update(opt_tensors)
+        tensors.update({f"rng.{k}": g.get_state() for k, g in self.gens.items()})
+        sched = {k: v for k, v in self.scheduler.state_dict().items() if k != "lr_lambdas"}
+        state = {"step": step, "optimizer": opt_meta, "scheduler": sched, **extra}
+        save_checkpoint(run.checkpoint_path, tensors, state)
+
+    def restore(self, run: RunDir) -> dict[str, Any]:
+        tensors, state = load_checkpoint(run.checkpoint_path)
+        strip = lambda prefix: {k[len(prefix):]: v for k, v in tensors.items()  # noqa: E731
+                                if k.startswith(prefix)}
+        self.method.load_state_dict(strip("model."))
+        if self.ema is not None:
+            self.ema.shadow = {k: v.to(self.method.device) for k, v in strip("ema.").items()}
+        optimizer_from_flat(self.optimizer, tensors, state["optimizer"])
+        self.scheduler.load_state_dict({**state["scheduler"], "lr_lambdas": [None]})
+        for k, g in self.gens.items():
+            g.set_state(tensors[f"rng.{k}"])
+        return state
+
+
+def _all_finite(loss: Tensor, grad_norm: Tensor) -> bool:
+    """Whether both the loss and the gradient norm are finite."""
+    return bool(torch.isfinite(loss)) and bool(torch.isfinite(grad_norm))
+
+
+def fit(
+    method: Method,
+    target: Distribution,
+    config: TrainConfig,
+    run: RunDir | None = None,
+    *,
+    seed: int = 0,
+    resume: bool = False,
+    progress: bool = True,
+    evaluate: Callable[[Tensor], dict[str, float]] | None = None,
+    on_step: Callable[[int], None] | None = None,
+    info: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train `method` on `target` for `config.steps` steps; returns a summary dict.
+
+    With a run directory, writes metrics, snapshots, checkpoints and run.json there;
+    `evaluate(samples [n, d]) -> {name: float}` is called at each snapshot. `on_step(step)`
+    runs after each step (tests use it to interrupt a run).
+    """
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = resolve_device(config.device)
+    method.to(device)
+    optimizer = _optimizer(method, config)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(config))
+    ema = EMA(method, config.ema) if config.ema > 0 else None
+    gens = {"data": stream_generator(seed, 1), "noise": stream_generator(seed, 2)}
+    state = _State(method, optimizer, scheduler, ema, gens)
+    snaps = snapshot_steps(config.steps, config.snapshots)
+    info = dict(info or {})
+    start, train_time = 0, 0.0
+
+    if run is not None:
+        run.create()
+        if resume and run.checkpoint_path.exists():
+            saved = state.restore(run)
+            start, train_time = saved["step"], saved["train_time_s"]
+            run.truncate_metrics(start)
+            info = {**run.read_info(), **info}
+        else:
+            info.update(snapshots=[], panels=method.panels, steps=config.steps)
+            data = target.sample(config.snapshot_samples, stream_generator(seed, 3))
+            run.write_sets(run.static_path, method.static_sets(data, stream_generator(seed, 4)))
+        info.update(status="running", steps=config.steps)
+        run.write_info(info)
+
+    def weights():
+        return ema.applied(method) if ema is not None else contextlib.nullcontext()
+
+    def snapshot(step: int) -> dict[str, float]:
+        method.eval()
+        with weights(), torch.no_grad():
+            sets = method.snapshot(config.snapshot_samples, stream_generator(seed, 4))
+            scores = evaluate(sets["sample/generated"]) if evaluate else {}
+        method.train()
+        if run is not None:
+            path = run.snapshot_path(step)
+            run.write_sets(path, sets, step)
+            entry = {"step": step, "file": str(path.relative_to(run.path))}
+            info["snapshots"] = [s for s in info["snapshots"] if s["step"] != step] + [entry]
+            if scores:
+                run.append_metrics({"step": step, "kind": "eval", **scores})
+        return scores
+
+    def checkpoint(step: int) -> None:
+        if run is not None:
+            state.save(run, step, {"train_time_s": train_time})
+            info.update(step=step, train_time_s=train_time)
+            run.write_info(info)
+
+    if start == 0:
+        snapshot(0)
+    bar = tqdm(total=config.steps, initial=start, disable=not progress, mininterval=0.5,
+               dynamic_ncols=True, desc=info.get("experiment", method.name))
+    last_good = start if run is not None and run.checkpoint_path.exists() else None
+    loss_value, logs = float("nan"), {}
+    try:
+        for step in range(start + 1, config.steps + 1):
+            tic = time.perf_counter()
+            batch = target.sample(config.batch_size, gens["data"]).to(device)
+            loss, logs = method.loss(batch, gens["noise"])
+            optimizer.zero_grad(set_to_none=True)
+            if torch.isfinite(loss):
+                loss.backward()
+            clip = config.grad_clip if config.grad_clip > 0 else float("inf")
+            grad_norm = torch.nn.utils.clip_grad_norm_(method.parameters(), clip)
+            if not _all_finite(loss.detach(), grad_norm):
+                where = (f"the last good checkpoint is {run.checkpoint_path} (step {last_good})"
+                         if last_good is not None else "no checkpoint was written yet")
+                if config.on_nan == "skip":
+                    optimizer.zero_grad(set_to_none=True)
+                    if run is not None:
+                        run.append_metrics({"step": step, "kind": "skipped_nan"})
+                    bar.update(1)
+                    continue
+                raise TrainingError(
+                    f"non-finite {'loss' if not torch.isfinite(loss) else 'gradient'} at step "
+                    f"{step}; {where}. Lower train.lr, set train.grad_clip, or set "
+                    "train.on_nan = 'skip'; then continue with --resume"
+                )
+            optimizer.step()
+            scheduler.step()
+            if ema is not None:
+                ema.update(method)
+            train_time += time.perf_counter() - tic
+            loss_value = float(loss.detach())
+            if run is not None and (step % config.log_every == 0 or step in (1, config.steps)):
+                record = {"step": step, "loss": loss_value, "lr": scheduler.get_last_lr()[0],
+                          "grad_norm": float(grad_norm), "time_s": round(train_time, 4), **logs}
+                run.append_metrics(record)
+            if step in snaps:
+                snapshot(step)
+            if step % config.checkpoint_every == 0 or step == config.steps:
+                checkpoint(step)
+                last_good = step
+            bar.update(1)
+            if step % config.log_every == 0:
+                bar.set_postfix(loss=f"{loss_value:.4g}", refresh=False)
+            if on_step is not None:
+                on_step(step)
+    except BaseException:
+        if run is not None:
+            info.update(status="failed")
+            run.write_info(info)
+        raise
+    finally:
+        bar.close()
+
+    summary = {"step": config.steps, "loss": loss_value, "train_time_s": train_time, **logs}
+    if run is not None:
+        info.update(status="done", step=config.steps, train_time_s=train_time)
+        run.write_info(info)
+    return summary
