@@ -9,8 +9,19 @@ import pytest
 
 from pushforward.cli import main
 
-FAST = ["--steps", "40", "--quiet", "--set", "train.snapshots=3", "--set",
-        "train.snapshot_samples=200", "--set", "train.eval_samples=200", "--set", "net.width=32"]
+FAST = [
+    "--steps",
+    "40",
+    "--quiet",
+    "--set",
+    "train.snapshots=3",
+    "--set",
+    "train.snapshot_samples=200",
+    "--set",
+    "train.eval_samples=200",
+    "--set",
+    "net.width=32",
+]
 
 
 def test_list(capsys):
@@ -24,8 +35,10 @@ def test_run_then_sample_flow(tmp_path, capsys):
     assert main(["run", "fm-bimodal", "--out", str(out), *FAST]) == 0
     assert (out / "report.html").exists() and (out / "checkpoint.safetensors").exists()
     npy = tmp_path / "s.npy"
-    assert main(["sample", str(out), "-n", "300", "-o", str(npy), "--solver", "rk4",
-                 "--nfe", "8"]) == 0
+    assert (
+        main(["sample", str(out), "-n", "300", "-o", str(npy), "--solver", "rk4", "--nfe", "8"])
+        == 0
+    )
     x = np.load(npy, allow_pickle=False)
     assert x.shape == (300, 2) and x.dtype == np.float32
     # same seed, same samples
@@ -40,13 +53,28 @@ def test_existing_run_needs_resume_or_overwrite(tmp_path, capsys):
     assert main(["run", "drift-bimodal", "--out", str(out), "--no-report", *FAST]) == 2
     assert "--resume" in capsys.readouterr().err
     # resuming may extend the run: --steps given twice, the last (50) wins
-    assert main(["run", "drift-bimodal", "--out", str(out), "--no-report", "--resume",
-                 *FAST, "--steps", "50"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "drift-bimodal",
+                "--out",
+                str(out),
+                "--no-report",
+                "--resume",
+                *FAST,
+                "--steps",
+                "50",
+            ]
+        )
+        == 0
+    )
     import json
 
     assert json.loads((out / "run.json").read_text())["step"] == 50
-    assert main(["run", "drift-bimodal", "--out", str(out), "--no-report", "--overwrite",
-                 *FAST]) == 0
+    assert (
+        main(["run", "drift-bimodal", "--out", str(out), "--no-report", "--overwrite", *FAST]) == 0
+    )
 
 
 def test_bad_set_key_is_a_clear_error(tmp_path, capsys):
@@ -87,10 +115,18 @@ def test_console_script_end_to_end(tmp_path):
     """The installed `pushforward` entry point, as a user runs it."""
     exe = os.path.join(os.path.dirname(sys.executable), "pushforward")
     out = tmp_path / "drift"
-    done = subprocess.run([exe, "run", "drift-bimodal", "--out", str(out), "--no-report", *FAST],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [exe, "run", "drift-bimodal", "--out", str(out), "--no-report", *FAST],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
-    done = subprocess.run([exe, "sample", str(out), "-n", "100", "-o", str(tmp_path / "s.npy")],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [exe, "sample", str(out), "-n", "100", "-o", str(tmp_path / "s.npy")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert np.load(tmp_path / "s.npy").shape == (100, 2)

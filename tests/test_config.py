@@ -20,8 +20,10 @@ def test_shipped_experiments_resolve_and_build():
 
 def test_override_parsing():
     assert parse_override("train.steps=500") == (["train", "steps"], 500)
-    assert parse_override("method.temperatures=[0.1, 0.2]") == (["method", "temperatures"],
-                                                                [0.1, 0.2])
+    assert parse_override("method.temperatures=[0.1, 0.2]") == (
+        ["method", "temperatures"],
+        [0.1, 0.2],
+    )
     assert parse_override("method.name=drifting") == (["method", "name"], "drifting")
     assert parse_override("method.bidirectional=false")[1] is False
     cfg = apply_overrides({"train": {"steps": 1}}, ["train.steps=7", "data.std=0.5"])
@@ -38,7 +40,10 @@ def test_override_parsing():
         ("train.lr=[1, 2]", r"train\.lr .* wrong type: expected float"),
         ("method.temperatures=[0.1, -1]", r"temperatures must be positive"),
         ("method.kernal=gaussian", r"did you mean 'kernel'"),
-        ("method.name=flow-matchin", r"unknown method 'flow-matchin' \(did you mean 'flow-matching'"),
+        (
+            "method.name=flow-matchin",
+            r"unknown method 'flow-matchin' \(did you mean 'flow-matching'",
+        ),
         ("data.stdd=0.1", r"\[data\].*'stdd'.*did you mean 'std'"),
         ("data.std=-1", r"std"),
         ("net.activation=sigmoid", r"choose one of"),

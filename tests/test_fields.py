@@ -26,7 +26,9 @@ def _dense_log_reference(x, y_pos, y_neg, tau, kernel, bidirectional):
     if bidirectional:
         a = (a * logits.softmax(0)).sqrt()
     a_neg, a_pos = a[:, : len(y_neg)], a[:, len(y_neg) :]
-    return (a_pos * a_neg.sum(1, keepdim=True)) @ y_pos - (a_neg * a_pos.sum(1, keepdim=True)) @ y_neg
+    return (a_pos * a_neg.sum(1, keepdim=True)) @ y_pos - (
+        a_neg * a_pos.sum(1, keepdim=True)
+    ) @ y_neg
 
 
 @pytest.mark.parametrize("bidirectional", [True, False])
@@ -46,8 +48,14 @@ def test_matches_plain_dense_log_formula_float64(kernel):
     x, y = _sets(n=120, m=90, d=3)
     for bidirectional in (True, False):
         ref = _dense_log_reference(x, y, None, 0.3, kernel, bidirectional)
-        v = drift_field(x.double(), y.double(), temperature=0.3, kernel=kernel,
-                        bidirectional=bidirectional, chunk=17)
+        v = drift_field(
+            x.double(),
+            y.double(),
+            temperature=0.3,
+            kernel=kernel,
+            bidirectional=bidirectional,
+            chunk=17,
+        )
         torch.testing.assert_close(v, ref, atol=1e-10, rtol=1e-8)
 
 
@@ -67,7 +75,7 @@ def test_zero_when_attracting_and_repelling_sets_are_the_same():
 
 
 def test_vanishes_as_generated_and_data_follow_the_same_distribution():
-    """Same law: the field is sampling noise (shrinks like 1/sqrt(n)) and far below a shifted law."""
+    """Same law: the field is sampling noise (shrinks like 1/sqrt(n)), far below a shifted law."""
     rms = {}
     for n in (500, 2000):
         g = torch.Generator().manual_seed(5)

@@ -38,10 +38,19 @@ def test_flow_matching_recovers_a_known_linear_map():
     scale, shift = torch.tensor([2.0, 0.5]), torch.tensor([1.0, -1.0])
     target = make_distribution("gaussian-mixture", means=[shift.tolist()], stds=[scale.tolist()])
     source = make_distribution("gaussian", dim=2)
-    method = build_method({"name": "flow-matching", "coupling": "ot", "steps": 20}, target, source,
-                          NetConfig(width=64, depth=2), _gen())
-    fit(method, target, TrainConfig(steps=800, batch_size=256, lr=3e-3, schedule="cosine"),
-        progress=False)
+    method = build_method(
+        {"name": "flow-matching", "coupling": "ot", "steps": 20},
+        target,
+        source,
+        NetConfig(width=64, depth=2),
+        _gen(),
+    )
+    fit(
+        method,
+        target,
+        TrainConfig(steps=800, batch_size=256, lr=3e-3, schedule="cosine"),
+        progress=False,
+    )
     x = torch.randn(500, 2, generator=_gen(9))
     err = (method.transport(x) - (x * scale + shift)).norm(dim=1)
     assert err.mean() < 0.15, float(err.mean())
@@ -51,13 +60,23 @@ def test_flow_matching_recovers_a_known_linear_map():
 
 def test_drifting_run_improves_its_fit():
     target = make_distribution("bimodal", std=0.3)
-    method = build_method({"name": "drifting", "temperatures": [0.05, 0.2]}, target, None,
-                          NetConfig(width=64, depth=2), _gen())
+    method = build_method(
+        {"name": "drifting", "temperatures": [0.05, 0.2]},
+        target,
+        None,
+        NetConfig(width=64, depth=2),
+        _gen(),
+    )
     ref = target.sample(1000, _gen(3))
     before = sample_metrics(method.sample(1000, generator=_gen(4)), target, ref)["energy_distance"]
     logs = []
-    fit(method, target, TrainConfig(steps=300, batch_size=256, lr=2e-3), progress=False,
-        on_step=lambda s: logs.append(s))
+    fit(
+        method,
+        target,
+        TrainConfig(steps=300, batch_size=256, lr=2e-3),
+        progress=False,
+        on_step=lambda s: logs.append(s),
+    )
     after = sample_metrics(method.sample(1000, generator=_gen(4)), target, ref)["energy_distance"]
     assert after < 0.2 * before, (before, after)
     assert len(logs) == 300
@@ -65,8 +84,13 @@ def test_drifting_run_improves_its_fit():
 
 def test_init_offset_places_the_first_samples():
     target = make_distribution("bimodal")
-    method = build_method({"name": "drifting", "init_offset": [-1.0, -2.5], "init_scale": 0.1},
-                          target, None, NetConfig(width=32, depth=2), _gen())
+    method = build_method(
+        {"name": "drifting", "init_offset": [-1.0, -2.5], "init_scale": 0.1},
+        target,
+        None,
+        NetConfig(width=32, depth=2),
+        _gen(),
+    )
     x = method.sample(500, generator=_gen(1))
     assert (x.mean(0) - torch.tensor([-1.0, -2.5])).norm() < 0.2
     assert x.std(0).max() < 0.3

@@ -50,8 +50,9 @@ def test_trajectory_shapes_and_endpoints():
     assert sol.trajectory.shape == (11, 2, 2) and sol.nfe == 20
     torch.testing.assert_close(sol.trajectory[0], X0)
     torch.testing.assert_close(sol.trajectory[-1], sol.x)
-    ad = integrate(_velocity, X0, 0.0, 1.0, solver="dopri5", keep_trajectory=True,
-                   trajectory_points=5)
+    ad = integrate(
+        _velocity, X0, 0.0, 1.0, solver="dopri5", keep_trajectory=True, trajectory_points=5
+    )
     assert ad.trajectory.shape == (5, 2, 2)
 
 

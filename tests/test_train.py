@@ -19,14 +19,29 @@ class Interrupt(Exception):
 
 def _fm(seed=0):
     target = make_distribution("8gaussians")
-    method = build_method({"name": "flow-matching", "steps": 5}, target, None,
-                          NetConfig(width=32, depth=2), stream_generator(seed, 0))
+    method = build_method(
+        {"name": "flow-matching", "steps": 5},
+        target,
+        None,
+        NetConfig(width=32, depth=2),
+        stream_generator(seed, 0),
+    )
     return method, target
 
 
 def _train_cfg(**kw):
-    base = dict(steps=60, batch_size=64, lr=1e-3, checkpoint_every=20, snapshots=4,
-                snapshot_samples=100, log_every=5, ema=0.9, schedule="cosine", warmup=5)
+    base = dict(
+        steps=60,
+        batch_size=64,
+        lr=1e-3,
+        checkpoint_every=20,
+        snapshots=4,
+        snapshot_samples=100,
+        log_every=5,
+        ema=0.9,
+        schedule="cosine",
+        warmup=5,
+    )
     return TrainConfig(**{**base, **kw})
 
 
@@ -124,8 +139,14 @@ def test_bad_train_config_is_refused():
 def test_metrics_lines_are_json(tmp_path):
     method, target = _fm()
     run = RunDir(tmp_path / "m")
-    fit(method, target, _train_cfg(steps=10), run, progress=False,
-        evaluate=lambda x: {"mean_norm": float(x.norm(dim=1).mean())})
+    fit(
+        method,
+        target,
+        _train_cfg(steps=10),
+        run,
+        progress=False,
+        evaluate=lambda x: {"mean_norm": float(x.norm(dim=1).mean())},
+    )
     lines = run.metrics_path.read_text().splitlines()
     records = [json.loads(line) for line in lines]
     assert any(r.get("kind") == "eval" and "mean_norm" in r for r in records)

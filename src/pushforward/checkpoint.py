@@ -21,8 +21,13 @@ from torch import Tensor
 
 from pushforward.errors import RunDirError
 
-__all__ = ["atomic_write_bytes", "save_checkpoint", "load_checkpoint", "optimizer_to_flat",
-           "optimizer_from_flat"]
+__all__ = [
+    "atomic_write_bytes",
+    "save_checkpoint",
+    "load_checkpoint",
+    "optimizer_to_flat",
+    "optimizer_from_flat",
+]
 
 _STATE_KEY = "pushforward_state"
 

@@ -163,8 +163,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--steps", type=_positive, help="override train.steps")
     s.add_argument("--seed", type=_seed, help="override experiment.seed")
     s.add_argument("--device", help="cpu or cuda (overrides train.device)")
-    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key, e.g. --set train.lr=3e-4 (repeatable)")
+    s.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set train.lr=3e-4 (repeatable)",
+    )
     s.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
     s.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     s.add_argument("--no-report", action="store_true", help="skip writing report.html")
@@ -197,8 +202,13 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("-n", type=_positive, required=True)
     d.add_argument("-o", type=_npy_path, required=True)
     d.add_argument("--seed", type=_seed, default=0)
-    d.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="distribution parameter, e.g. --set std=0.5")
+    d.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="distribution parameter, e.g. --set std=0.5",
+    )
     s.set_defaults(func=cmd_data)
     return p
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-__all__ = ["PushforwardError", "ConfigError", "DataError", "RunDirError", "TrainingError", "suggest"]
+__all__ = [
+    "PushforwardError",
+    "ConfigError",
+    "DataError",
+    "RunDirError",
+    "TrainingError",
+    "suggest",
+]
 
 
 class PushforwardError(Exception):

@@ -1,4 +1,4 @@
-"""The metrics that apply to a distribution, computed on generated samples during and after training."""
+"""The metrics that apply to a distribution, computed on generated samples during training."""
 
 from __future__ import annotations
 

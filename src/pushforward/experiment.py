@@ -166,9 +166,13 @@ def run(
     built = build(config)
     rundir.create()
     rundir.write_config(config)
-    info = {"experiment": config["experiment"]["name"], "method": built.method.name,
-            "dim": built.target.dim, "image_shape": built.target.image_shape,
-            "description": config["experiment"]["description"]}
+    info = {
+        "experiment": config["experiment"]["name"],
+        "method": built.method.name,
+        "dim": built.target.dim,
+        "image_shape": built.target.image_shape,
+        "description": config["experiment"]["description"],
+    }
     reference = built.target.sample(built.train.eval_samples, stream_generator(built.seed, 5))
     fit(
         built.method,
@@ -223,7 +227,7 @@ def load_run(path: str | Path, *, device: str = "cpu", ema: bool = True) -> Buil
     built = build(config)
     tensors, _ = load_checkpoint(rundir.checkpoint_path)
     prefix = "ema." if ema and any(k.startswith("ema.") for k in tensors) else "model."
-    weights = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    weights = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
     try:
         built.method.load_state_dict(weights, strict=prefix == "model.")
     except RuntimeError as e:

@@ -138,7 +138,7 @@ def drift_field(
     normalize: bool = False,
     chunk: int = 1024,
 ) -> Tensor:
-    """Drifting field `V [n, d]` at `x [n, d]`: attraction to `y_pos [m, d]`, repulsion from `y_neg`.
+    """Drift field `V [n, d]` at `x [n, d]`: attraction to `y_pos [m, d]`, repulsion from `y_neg`.
 
     `y_neg=None` means the generated samples themselves (`y⁻ = x`, self-pairs masked).
     `normalize=True` rescales V so that mean_i ‖V_i‖² = 1 (computed in log space).

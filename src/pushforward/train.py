@@ -65,8 +65,14 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         """Check names and ranges; the message names the key and what is allowed."""
-        positive = ("steps", "batch_size", "log_every", "snapshot_samples", "eval_samples",
-                    "checkpoint_every")
+        positive = (
+            "steps",
+            "batch_size",
+            "log_every",
+            "snapshot_samples",
+            "eval_samples",
+            "checkpoint_every",
+        )
         for key in positive:
             if getattr(self, key) < 1:
                 raise ValueError(f"train.{key} must be >= 1, got {getattr(self, key)}")
@@ -93,8 +99,9 @@ class EMA:
 
     def __init__(self, module: nn.Module, decay: float) -> None:
         self.decay = decay
-        self.shadow = {k: v.detach().clone() for k, v in module.state_dict().items()
-                       if v.is_floating_point()}
+        self.shadow = {
+            k: v.detach().clone() for k, v in module.state_dict().items() if v.is_floating_point()
+        }
 
     @torch.no_grad()
     def update(self, module: nn.Module) -> None:
@@ -161,8 +168,12 @@ def _lr_factor(config: TrainConfig) -> Callable[[int], float]:
 def _optimizer(method: Method, config: TrainConfig) -> torch.optim.Optimizer:
     """Adam or AdamW over the method's parameters."""
     cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
-    return cls(method.parameters(), lr=config.lr, betas=tuple(config.betas),
-               weight_decay=config.weight_decay)
+    return cls(
+        method.parameters(),
+        lr=config.lr,
+        betas=tuple(config.betas),
+        weight_decay=config.weight_decay,
+    )
 
 
 class _State:
@@ -170,7 +181,12 @@ class _State:
 
     def __init__(self, method, optimizer, scheduler, ema, gens: dict[str, torch.Generator]):
         self.method, self.optimizer, self.scheduler, self.ema, self.gens = (
-            method, optimizer, scheduler, ema, gens)
+            method,
+            optimizer,
+            scheduler,
+            ema,
+            gens,
+        )
 
     def save(self, run: RunDir, step: int, extra: dict[str, Any]) -> None:
         tensors = {f"model.{k}": v for k, v in self.method.state_dict().items()}
@@ -185,8 +201,10 @@ class _State:
 
     def restore(self, run: RunDir) -> dict[str, Any]:
         tensors, state = load_checkpoint(run.checkpoint_path)
-        strip = lambda prefix: {k[len(prefix):]: v for k, v in tensors.items()  # noqa: E731
-                                if k.startswith(prefix)}
+
+        def strip(prefix: str) -> dict[str, Tensor]:
+            return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
         self.method.load_state_dict(strip("model."))
         if self.ema is not None:
             self.ema.shadow = {k: v.to(self.method.device) for k, v in strip("ema.").items()}
@@ -274,8 +292,14 @@ def fit(
 
     if start == 0:
         snapshot(0)
-    bar = tqdm(total=config.steps, initial=start, disable=not progress, mininterval=0.5,
-               dynamic_ncols=True, desc=info.get("experiment", method.name))
+    bar = tqdm(
+        total=config.steps,
+        initial=start,
+        disable=not progress,
+        mininterval=0.5,
+        dynamic_ncols=True,
+        desc=info.get("experiment", method.name),
+    )
     last_good = start if run is not None and run.checkpoint_path.exists() else None
     loss_value, logs = float("nan"), {}
     try:
@@ -289,8 +313,11 @@ def fit(
             clip = config.grad_clip if config.grad_clip > 0 else float("inf")
             grad_norm = torch.nn.utils.clip_grad_norm_(method.parameters(), clip)
             if not _all_finite(loss.detach(), grad_norm):
-                where = (f"the last good checkpoint is {run.checkpoint_path} (step {last_good})"
-                         if last_good is not None else "no checkpoint was written yet")
+                where = (
+                    f"the last good checkpoint is {run.checkpoint_path} (step {last_good})"
+                    if last_good is not None
+                    else "no checkpoint was written yet"
+                )
                 if config.on_nan == "skip":
                     optimizer.zero_grad(set_to_none=True)
                     if run is not None:
@@ -309,8 +336,14 @@ def fit(
             train_time += time.perf_counter() - tic
             loss_value = float(loss.detach())
             if run is not None and (step % config.log_every == 0 or step in (1, config.steps)):
-                record = {"step": step, "loss": loss_value, "lr": scheduler.get_last_lr()[0],
-                          "grad_norm": float(grad_norm), "time_s": round(train_time, 4), **logs}
+                record = {
+                    "step": step,
+                    "loss": loss_value,
+                    "lr": scheduler.get_last_lr()[0],
+                    "grad_norm": float(grad_norm),
+                    "time_s": round(train_time, 4),
+                    **logs,
+                }
                 run.append_metrics(record)
             if step in snaps:
                 snapshot(step)

@@ -100,7 +100,7 @@ class Drifting(Method):
                 self.f.last.bias.add_(torch.tensor(config.init_offset))
 
     def field(self, x: Tensor, data: Tensor) -> tuple[Tensor, dict[str, float]]:
-        """Summed drift field `[n, d]` at generated `x [n, d]` toward `data [m, d]`, and its logs."""
+        """Summed drift field `[n, d]` at generated `x [n, d]` toward `data [m, d]`, and logs."""
         c = self.config
         return multi_temperature_drift(
             x,

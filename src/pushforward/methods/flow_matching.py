@@ -64,13 +64,13 @@ class FlowMatchingConfig:
 
 
 def linear_interpolant(x0: Tensor, x1: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
-    """`x_t [n, d]` on the straight line from `x0` to `x1` at times `t [n]`, and `u_t = x1 − x0`."""
+    """`x_t [n, d]` on the segment from `x0` to `x1` at times `t [n]`, and `u_t = x1 − x0`."""
     t = t.reshape(-1, 1)
     return (1 - t) * x0 + t * x1, x1 - x0
 
 
 def ot_pairing(x0: Tensor, x1: Tensor) -> Tensor:
-    """Permutation `[n]` so that `(x0[i], x1[perm[i]])` is an exact OT pairing (squared cost, POT)."""
+    """Permutation `[n]` so that `(x0[i], x1[perm[i]])` is an exact OT pairing (squared cost)."""
     cost = torch.cdist(x0, x1).square().double().cpu().numpy()
     n = cost.shape[0]
     plan = ot.emd(np.full(n, 1.0 / n), np.full(n, 1.0 / n), cost)

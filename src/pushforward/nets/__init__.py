@@ -1,5 +1,5 @@
 """Networks shared by every method: MLPs with optional time input."""
 
-from pushforward.nets.mlp import MLP, ACTIVATIONS, NetConfig, TimeEmbedding, init_weights
+from pushforward.nets.mlp import ACTIVATIONS, MLP, NetConfig, TimeEmbedding, init_weights
 
 __all__ = ["MLP", "ACTIVATIONS", "NetConfig", "TimeEmbedding", "init_weights"]

@@ -40,9 +40,13 @@ class NetConfig:
     def __post_init__(self) -> None:
         """Check ranges and names; raise ValueError saying what is allowed."""
         if self.width < 1 or self.depth < 1:
-            raise ValueError(f"net.width and net.depth must be >= 1, got {self.width}, {self.depth}")
+            raise ValueError(
+                f"net.width and net.depth must be >= 1, got {self.width}, {self.depth}"
+            )
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"net.activation {self.activation!r}: choose one of {list(ACTIVATIONS)}")
+            raise ValueError(
+                f"net.activation {self.activation!r}: choose one of {list(ACTIVATIONS)}"
+            )
         if self.time_embedding not in TIME_EMBEDDINGS:
             raise ValueError(
                 f"net.time_embedding {self.time_embedding!r}: choose one of {TIME_EMBEDDINGS}"

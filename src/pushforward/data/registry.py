@@ -1,0 +1,76 @@
+"""The registry of distributions: `register`, `make_distribution`, `distributions`.
+
+Every distribution class registers under a name; its constructor's keyword arguments are its
+parameters (the keys of the `[data]` / `[source]` section of an experiment). Unknown keys are
+caught here, with the nearest valid key and the full list; each constructor checks types and
+ranges of its own values (`pushforward.data.base.check_*`).
+
+Example:
+    >>> import torch
+    >>> from pushforward.data import make_distribution
+    >>> d = make_distribution("bimodal", std=0.3)
+    >>> d.sample(5, torch.Generator().manual_seed(0)).shape
+    torch.Size([5, 2])
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pushforward.data.base import Distribution, check_keys
+from pushforward.errors import ConfigError, suggest
+
+__all__ = ["register", "make_distribution", "distributions", "parameters"]
+
+_REGISTRY: dict[str, type[Distribution]] = {}
+
+D = TypeVar("D", bound=type[Distribution])
+
+
+def register(name: str) -> Callable[[D], D]:
+    """Class decorator: register a Distribution subclass under `name` and set its `name`."""
+
+    def wrap(cls: D) -> D:
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"distribution {name!r} is already registered by {_REGISTRY[name]}")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return wrap
+
+
+def _lookup(name: str) -> type[Distribution]:
+    """The class registered under `name`, else ConfigError listing every name."""
+    if name not in _REGISTRY:
+        names = sorted(_REGISTRY)
+        raise ConfigError(
+            f"unknown distribution {name!r}{suggest(name, names)}; available: {', '.join(names)}"
+        )
+    return _REGISTRY[name]
+
+
+def parameters(name: str) -> dict[str, Any]:
+    """Parameter name -> default of distribution `name` (`inspect.Parameter.empty`: required)."""
+    sig = inspect.signature(_lookup(name).__init__)
+    return {k: p.default for k, p in sig.parameters.items() if k != "self"}
+
+
+def make_distribution(name: str, **params: Any) -> Distribution:
+    """Build the distribution registered as `name` from TOML-style parameters (lists for vectors).
+
+    An unknown distribution or parameter raises ConfigError listing the valid ones.
+    """
+    cls = _lookup(name)
+    check_keys(name, params, list(parameters(name)))
+    return cls(**params)
+
+
+def distributions() -> dict[str, str]:
+    """Registry name -> one-line description (the first line of the class docstring)."""
+    return {
+        name: ((inspect.getdoc(cls) or "").splitlines() or [""])[0]
+        for name, cls in sorted(_REGISTRY.items())
+    }

@@ -1,0 +1,109 @@
+"""Loss and metric curves from metrics.jsonl: training lines as lines, eval lines as markers."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from pushforward.report.figures import rounded
+
+__all__ = ["SKIP_KEYS", "Series", "metric_series", "metric_groups", "last_eval", "curves_figure"]
+
+SKIP_KEYS = frozenset({"step", "time", "time_s", "kind"})
+MAX_CURVE_POINTS = 4000
+
+Series = dict[str, tuple[list[int], list[float]]]
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def metric_series(metrics: list[dict[str, Any]]) -> tuple[Series, Series]:
+    """Split metrics lines into (train, eval) series: ``key -> (steps [n], values [n])``."""
+    train: Series = {}
+    evals: Series = {}
+    for line in metrics:
+        if not _is_number(line.get("step")):
+            continue
+        series = evals if line.get("kind") == "eval" else train
+        for key, v in line.items():
+            if key in SKIP_KEYS or not _is_number(v):
+                continue
+            steps, values = series.setdefault(key, ([], []))
+            steps.append(int(line["step"]))
+            values.append(float(v))
+    return train, evals
+
+
+def metric_groups(keys: list[str]) -> dict[str, list[str]]:
+    """Group metric keys by their prefix before ``/`` (``mode_mass/0``, ``mode_mass/1``...)."""
+    groups: dict[str, list[str]] = {}
+    for key in keys:
+        groups.setdefault(key.split("/", 1)[0], []).append(key)
+    return groups
+
+
+def last_eval(metrics: list[dict[str, Any]]) -> tuple[int, dict[str, float]] | None:
+    """The step and numeric metrics of the last ``kind == "eval"`` line, or None."""
+    for line in reversed(metrics):
+        if line.get("kind") == "eval":
+            values = {k: v for k, v in line.items() if k not in SKIP_KEYS and _is_number(v)}
+            return int(line.get("step", -1)), values
+    return None
+
+
+def _thin(steps: list[int], values: list[float]) -> tuple[list[int], list[float | None]]:
+    stride = max(1, math.ceil(len(steps) / MAX_CURVE_POINTS))
+    return steps[::stride], rounded(values[::stride], 5)
+
+
+def curves_figure(metrics: list[dict[str, Any]]) -> go.Figure | None:
+    """One subplot per metric group over steps (log-y for losses); None without metrics."""
+    train, evals = metric_series(metrics)
+    groups = metric_groups(list(dict.fromkeys([*train, *evals])))
+    if not groups:
+        return None
+    cols = min(3, len(groups))
+    rows = math.ceil(len(groups) / cols)
+    fig = make_subplots(
+        rows=rows, cols=cols, subplot_titles=list(groups),
+        horizontal_spacing=0.08, vertical_spacing=min(0.25, 0.5 / rows),
+    )  # fmt: skip
+    for i, (group, keys) in enumerate(groups.items()):
+        rc = {"row": i // cols + 1, "col": i % cols + 1}
+        many = len(keys) > 1
+        for j, key in enumerate(keys):
+            color = f"hsl({(210 + 360 * j / len(keys)) % 360:.0f}, 65%, 45%)" if many else None
+            common = {"name": key, "legendgroup": key, "showlegend": many}
+            if key in train:
+                x, y = _thin(*train[key])
+                line = {"width": 1.5, "color": color or "#1f77b4"}
+                fig.add_trace(go.Scatter(x=x, y=y, mode="lines", line=line, **common), **rc)
+                common["showlegend"] = False
+            if key in evals:
+                x, y = _thin(*evals[key])
+                marker = {"size": 7, "color": color or "#d62728", "symbol": "diamond"}
+                line = {"width": 1, "dash": "dot", "color": color or "#d62728"}
+                style = {"mode": "markers+lines", "marker": marker, "line": line}
+                fig.add_trace(
+                    go.Scatter(x=x, y=y, **style, **{**common, "name": f"{key} (eval)"}), **rc
+                )
+        values = [v for k in keys for s in (train, evals) if k in s for v in s[k][1]]
+        finite = [v for v in values if math.isfinite(v)]
+        log = "loss" in group.lower() and finite and min(finite) > 0
+        if log:  # 1-2-5 ticks over decades; plotly's own log ticks crowd them with minor digits
+            wide = max(finite) / min(finite) > 10
+            fig.update_yaxes(type="log", **({"dtick": "D2"} if wide else {}), **rc)
+        fig.update_xaxes(title_text="step", **rc)
+    fig.update_layout(
+        template="plotly_white",
+        height=rows * 280 + 60,
+        margin={"l": 50, "r": 20, "t": 40, "b": 40},
+        legend={"font": {"size": 10}},
+        hovermode="x unified",
+    )
+    return fig
