@@ -1,4 +1,4 @@
-"""Command line: `pushforward list | run | sample | report | data`.
+"""Command line: `pushforward list | run | sample | report | data`, plus `pushforward.commands`.
 
 Every argument is checked where it enters; a bad one prints `error: …` saying what to do and
 exits with status 2.
@@ -131,7 +131,8 @@ def cmd_data(args: argparse.Namespace) -> int:
             print(f"{name:<{width}}  {description}")
     elif args.data_command == "fetch":
         path = data.fetch(args.name)
-        print(f"{args.name}: {path}")
+        where = path if path is not None else "ships with its package, nothing to fetch"
+        print(f"{args.name}: {where}")
     else:
         from pushforward.config import parse_override
 
@@ -210,6 +211,14 @@ def parser() -> argparse.ArgumentParser:
         help="distribution parameter, e.g. --set std=0.5",
     )
     s.set_defaults(func=cmd_data)
+
+    import importlib
+    import pkgutil
+
+    from pushforward import commands
+
+    for info in pkgutil.iter_modules(commands.__path__):
+        importlib.import_module(f"{commands.__name__}.{info.name}").register(sub)
     return p
 
 

@@ -1,7 +1,13 @@
-"""Learners behind one interface (`Method`), looked up by name from the experiment file."""
+"""Learners behind one interface (`Method`), looked up by name from the experiment file.
+
+Every module in this package is imported on first use; each `Method` subclass with a `name`
+registers itself (`Method.__init_subclass__`), so adding a learner is adding one file.
+"""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Any
 
 import torch
@@ -9,23 +15,28 @@ import torch
 from pushforward.config import check_section
 from pushforward.data.base import Distribution
 from pushforward.errors import ConfigError, suggest
-from pushforward.methods.base import Method
-from pushforward.methods.drifting import Drifting
-from pushforward.methods.flow_matching import FlowMatching
+from pushforward.methods.base import REGISTRY, Method
 from pushforward.nets import NetConfig
 
-__all__ = ["METHODS", "Method", "build_method", "method_class"]
+__all__ = ["Method", "methods", "build_method", "method_class"]
 
-METHODS: dict[str, type[Method]] = {m.name: m for m in (FlowMatching, Drifting)}
+
+def methods() -> dict[str, type[Method]]:
+    """Every registered learner: name → class (imports each module of this package once)."""
+    for info in pkgutil.iter_modules(__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+    return dict(sorted(REGISTRY.items()))
 
 
 def method_class(name: str) -> type[Method]:
     """The Method subclass registered as `name`; an unknown name lists the valid ones."""
-    if name not in METHODS:
+    known = methods()
+    if name not in known:
         raise ConfigError(
-            f"unknown method {name!r}{suggest(name, METHODS)}; methods: {', '.join(METHODS)}"
+            f"unknown method {name!r}{suggest(name, known)}; methods: {', '.join(known)}"
         )
-    return METHODS[name]
+    return known[name]
 
 
 def build_method(
@@ -38,7 +49,7 @@ def build_method(
     """Build the method named by `params["name"]` with the rest of `params` checked against it."""
     params = dict(params)
     if "name" not in params:
-        raise ConfigError(f"[method] needs a name; methods: {', '.join(METHODS)}")
+        raise ConfigError(f"[method] needs a name; methods: {', '.join(methods())}")
     cls = method_class(params.pop("name"))
     config = check_section(cls.Config, params, "method")
     try:

@@ -22,7 +22,9 @@ from torch import Tensor, nn
 from pushforward.data.base import Distribution
 from pushforward.nets import NetConfig
 
-__all__ = ["Method", "draw_normal"]
+__all__ = ["REGISTRY", "Method", "draw_normal"]
+
+REGISTRY: dict[str, type[Method]] = {}
 
 
 def draw_normal(shape: tuple[int, ...], generator: torch.Generator | None, like: Tensor) -> Tensor:
@@ -39,6 +41,14 @@ class Method(nn.Module):
     Config: ClassVar[type] = object
     panels: ClassVar[dict[str, str]] = {"sample": "Sample space"}
     needs_source: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Register every subclass that sets a `name` (one learner per name)."""
+        super().__init_subclass__(**kwargs)
+        if cls.name:
+            if cls.name in REGISTRY and REGISTRY[cls.name] is not cls:
+                raise TypeError(f"method name {cls.name!r} is taken by {REGISTRY[cls.name]}")
+            REGISTRY[cls.name] = cls
 
     def __init__(
         self,
