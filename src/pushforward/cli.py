@@ -171,7 +171,11 @@ def parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a config key, e.g. --set train.lr=3e-4 (repeatable)",
     )
-    s.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
+    s.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the run's checkpoint (from checkpoint.prev if the latest is damaged)",
+    )
     s.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     s.add_argument("--no-report", action="store_true", help="skip writing report.html")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -196,7 +200,9 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("data", help="list, fetch or sample data sets")
     dsub = s.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     dsub.add_parser("list", help="registered distributions")
-    f = dsub.add_parser("fetch", help="download and verify a data set (mnist)")
+    f = dsub.add_parser(
+        "fetch", help="download and verify a data set (mnist, mnist-classifier, digits-classifier)"
+    )
     f.add_argument("name")
     d = dsub.add_parser("sample", help="sample a distribution into an .npy file")
     d.add_argument("name")
@@ -233,3 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; continue with --resume", file=sys.stderr)
         return 130
+    except OSError as e:  # disk full, permissions: files already written stay as they were
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"error: {e.strerror or e}{where}; fix it and rerun (--resume)", file=sys.stderr)
+        return 1

@@ -9,7 +9,9 @@ distribution of a flow), `[method]` (`name` plus the method's parameters), `[net
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import math
 import tomllib
 import types
 import typing
@@ -29,6 +31,7 @@ __all__ = [
     "check_section",
     "check_keys",
     "dump_toml",
+    "all_finite",
 ]
 
 SECTIONS = ("experiment", "data", "source", "method", "net", "train")
@@ -90,7 +93,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 def apply_overrides(config: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Return a copy of `config` with each `section.key=value` override applied."""
-    out = {k: dict(v) if isinstance(v, dict) else v for k, v in config.items()}
+    out = copy.deepcopy(config)
     for text in overrides:
         path, value = parse_override(text)
         node = out.setdefault(path[0], {})
@@ -132,6 +135,15 @@ def _type_ok(value: Any, hint: Any) -> bool:
     return True
 
 
+def all_finite(value: Any) -> bool:
+    """Whether every float in a (nested) TOML value is finite (TOML admits nan and inf)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list | tuple):
+        return all(all_finite(v) for v in value)
+    return True
+
+
 def _type_name(hint: Any) -> str:
     """Readable name of a type hint, e.g. 'list[float]'."""
     return getattr(hint, "__name__", None) if not typing.get_args(hint) else str(hint)
@@ -148,6 +160,8 @@ def check_section(cls: type, mapping: dict[str, Any], where: str) -> Any:
             raise ConfigError(
                 f"{where}.{key} = {value!r} has the wrong type: expected {_type_name(hints[key])}"
             )
+        if not all_finite(value):
+            raise ConfigError(f"{where}.{key} = {value!r}: must be a finite number (no nan/inf)")
         kwargs[key] = float(value) if hints[key] is float else value
     try:
         return cls(**kwargs)

@@ -14,10 +14,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pushforward.checkpoint import load_checkpoint
+from pushforward.checkpoint import load_checkpoint, previous_path
 from pushforward.config import (
     SECTIONS,
     ExperimentConfig,
+    all_finite,
     apply_overrides,
     check_keys,
     check_section,
@@ -97,6 +98,11 @@ def resolve(
     net = check_section(NetConfig, raw.get("net", {}), "net")
     train = check_section(TrainConfig, raw.get("train", {}), "train")
     method_params = dict(raw["method"])
+    if not isinstance(method_params["name"], str):
+        raise ConfigError(
+            f"method.name = {method_params['name']!r} should be a string, e.g. "
+            '"flow-matching" (`pushforward list` shows the shipped experiments)'
+        )
     cls = method_class(method_params.pop("name"))
     method_cfg = check_section(cls.Config, method_params, "method")
     resolved = {
@@ -120,6 +126,13 @@ def _distribution(params: dict[str, Any], section: str) -> Distribution:
     name = params.pop("name", None)
     if name is None:
         raise ConfigError(f"[{section}] needs a name (see `pushforward data list`)")
+    if not isinstance(name, str):
+        raise ConfigError(
+            f"{section}.name = {name!r} should be a string (see `pushforward data list`)"
+        )
+    for key, value in params.items():
+        if not all_finite(value):
+            raise ConfigError(f"{section}.{key} = {value!r}: must be a finite number (no nan/inf)")
     try:
         return make_distribution(name, **params)
     except ConfigError as e:
@@ -153,17 +166,24 @@ def run(
     config = resolve(name, overrides, steps=steps, seed=seed, device=device)
     resolve_device(config["train"]["device"])
     rundir = RunDir(out if out is not None else Path("runs") / config["experiment"]["name"])
+    if rundir.path.exists() and not rundir.path.is_dir():
+        raise ConfigError(f"--out {rundir.path} is a file, not a folder; pick another --out")
+    built = build(config)  # every check before anything on disk changes
     if rundir.path.exists() and any(rundir.path.iterdir()):
         if resume:
             _check_same_config(rundir, config)
         elif overwrite:
+            if not rundir.config_path.is_file():
+                raise ConfigError(
+                    f"--overwrite refuses to delete {rundir.path}: it is not a run directory "
+                    "(no config.toml); pick another --out"
+                )
             shutil.rmtree(rundir.path)
         else:
             raise ConfigError(
                 f"{rundir.path} already holds a run; pass --resume to continue it, --overwrite "
                 "to replace it, or --out DIR for a new one"
             )
-    built = build(config)
     rundir.create()
     rundir.write_config(config)
     info = {
@@ -192,14 +212,20 @@ def run(
     return rundir
 
 
+# [train] keys that may change when a run resumes (a NaN stop asks for the last three)
+RESUMABLE_TRAIN_KEYS = ("steps", "on_nan", "grad_clip", "threads")
+
+
 def _check_same_config(rundir: RunDir, config: dict[str, Any]) -> None:
-    """Refuse to resume a run under a different experiment (train.steps may change)."""
-    rundir.require()
-    old = rundir.read_config()
+    """Refuse to resume a run under a different experiment (see RESUMABLE_TRAIN_KEYS)."""
+    if not rundir.config_path.is_file():
+        rundir.require()  # names what is missing and what to do
+    old = rundir.read_config()  # run.json may be missing: killed before it was first written
     for section in set(old) | set(config):
         a, b = dict(old.get(section, {})), dict(config.get(section, {}))
         if section == "train":
-            a.pop("steps", None), b.pop("steps", None)
+            for key in RESUMABLE_TRAIN_KEYS:
+                a.pop(key, None), b.pop(key, None)
         if _normalise(a) != _normalise(b):
             keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
             raise ConfigError(
@@ -225,7 +251,17 @@ def load_run(path: str | Path, *, device: str = "cpu", ema: bool = True) -> Buil
     config = rundir.read_config()
     config["train"]["device"] = device
     built = build(config)
-    tensors, _ = load_checkpoint(rundir.checkpoint_path)
+    try:
+        tensors, _ = load_checkpoint(rundir.checkpoint_path)
+    except RunDirError as e:
+        prev = previous_path(rundir.checkpoint_path)
+        hint = (
+            f"; the previous checkpoint {prev} is kept: `pushforward run ... --out {rundir.path}"
+            " --resume` continues from it and rewrites the latest"
+            if prev.is_file()
+            else ""
+        )
+        raise RunDirError(f"{e}{hint}") from None
     prefix = "ema." if ema and any(k.startswith("ema.") for k in tensors) else "model."
     weights = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
     try:

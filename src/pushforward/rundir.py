@@ -4,16 +4,19 @@
     metrics.jsonl          one JSON object a line     static.safetensors   fixed point sets
     snapshots/step_*.safetensors   point sets per snapshot   checkpoint.safetensors
 
-See docs/architecture.md. Every JSON and tensor file is written atomically.
+See docs/architecture.md. Every JSON and tensor file is written atomically; metrics.jsonl is
+appended to, and a line torn by a crash is dropped when it is read or when a run resumes.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 from torch import Tensor
 
@@ -93,10 +96,32 @@ class RunDir:
         with self.metrics_path.open("a") as f:
             f.write(json.dumps(record) + "\n")
 
+    def remove_temp_files(self) -> None:
+        """Delete `.*.tmp` files that a writer killed mid-write left behind."""
+        for folder in (self.path, self.path / "snapshots"):
+            if folder.is_dir():
+                for tmp in folder.glob(".*.tmp"):
+                    tmp.unlink(missing_ok=True)
+
+    def remove_snapshots_after(self, step: int) -> None:
+        """Delete snapshot files of steps after `step` (they are redone when a run resumes)."""
+        for path in (self.path / "snapshots").glob("step_*.safetensors"):
+            match = re.fullmatch(r"step_(\d+)\.safetensors", path.name)
+            if match and int(match.group(1)) > step:
+                path.unlink(missing_ok=True)
+
+    def clear_training_files(self) -> None:
+        """Delete metrics, snapshots and checkpoints, so a fresh start keeps nothing stale."""
+        from pushforward.checkpoint import previous_path
+
+        self.remove_snapshots_after(-1)
+        for path in (self.metrics_path, self.checkpoint_path, previous_path(self.checkpoint_path)):
+            path.unlink(missing_ok=True)
+
     def truncate_metrics(self, last_step: int) -> None:
         """Drop metric lines after `last_step` (used on resume, so no step is logged twice)."""
         if self.metrics_path.exists():
-            keep = [r for r in self.read_metrics() if r["step"] <= last_step]
+            keep = [r for r in self.read_metrics() if r.get("step", 0) <= last_step]
             payload = "".join(json.dumps(r) + "\n" for r in keep)
             atomic_write_bytes(self.metrics_path, payload.encode())
 
@@ -109,12 +134,35 @@ class RunDir:
     # readers -----------------------------------------------------------------------------
     def read_config(self) -> dict[str, Any]:
         """The resolved experiment of this run."""
-        with self.config_path.open("rb") as f:
-            return tomllib.load(f)
+        try:
+            with self.config_path.open("rb") as f:
+                return tomllib.load(f)
+        except FileNotFoundError:
+            raise RunDirError(
+                f"{self.config_path} is missing: {self.path} is not a run directory"
+            ) from None
+        except tomllib.TOMLDecodeError as e:
+            raise RunDirError(
+                f"{self.config_path} is not valid TOML ({e}); restore it or train again"
+            ) from None
 
     def read_info(self) -> dict[str, Any]:
         """run.json as a dict."""
-        return json.loads(self.info_path.read_text())
+        try:
+            info = json.loads(self.info_path.read_text())
+        except FileNotFoundError:
+            raise RunDirError(
+                f"{self.info_path} is missing: {self.path} is not a run directory"
+            ) from None
+        except (ValueError, UnicodeDecodeError) as e:
+            raise RunDirError(
+                f"{self.info_path} is not valid JSON ({e}); restore it or train again"
+            ) from None
+        if not isinstance(info, dict):
+            raise RunDirError(
+                f"{self.info_path} should hold a JSON object; restore it or train again"
+            )
+        return info
 
     def read_metrics(self) -> list[dict[str, Any]]:
         """Every line of metrics.jsonl (a torn last line from a crash is skipped)."""
@@ -123,11 +171,18 @@ class RunDir:
         out = []
         for line in self.metrics_path.read_text().splitlines():
             try:
-                out.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError:
                 continue
+            if isinstance(record, dict) and isinstance(record.get("step"), int):
+                out.append(record)
         return out
 
     def read_sets(self, path: Path) -> dict[str, Tensor]:
         """Point sets of a static or snapshot file."""
-        return load_file(path)
+        try:
+            return load_file(path)
+        except FileNotFoundError:
+            raise RunDirError(f"{path} is missing; train (or resume) the run again") from None
+        except (SafetensorError, OSError, ValueError) as e:
+            raise RunDirError(f"{path} is corrupt ({e}); train (or resume) the run again") from None

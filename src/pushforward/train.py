@@ -6,17 +6,24 @@ writes to the run directory: metrics.jsonl every `log_every` steps, point-set sn
 log-spaced steps (for the report's slider), and an atomic checkpoint every
 `checkpoint_every` steps. A non-finite loss or gradient stops the run, naming the step and the
 last good checkpoint (or, with `on_nan = "skip"`, skips that step). `resume=True` restores
-weights, optimiser, EMA, schedule and every generator state, so a resumed run ends with the
-same weights as an uninterrupted one.
+weights, optimiser, EMA, schedule, every generator state and the snapshot index, so a run
+killed at any instant (even `kill -9` mid-write) and resumed ends with the same weights as an
+uninterrupted one (bit-identical on CPU with the same seed and thread count; the thread count
+is recorded in the checkpoint and a different one is reported on stderr). If the latest
+checkpoint is damaged, resuming falls back to the previous one (`checkpoint.prev.safetensors`)
+and says so on stderr. See docs/reliability.md.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -24,13 +31,14 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from pushforward.checkpoint import (
-    load_checkpoint,
+    load_latest_checkpoint,
     optimizer_from_flat,
     optimizer_to_flat,
+    previous_path,
     save_checkpoint,
 )
 from pushforward.data.base import Distribution
-from pushforward.errors import ConfigError, TrainingError
+from pushforward.errors import ConfigError, RunDirError, TrainingError
 from pushforward.methods.base import Method
 from pushforward.rundir import RunDir
 
@@ -196,23 +204,61 @@ class _State:
         tensors.update(opt_tensors)
         tensors.update({f"rng.{k}": g.get_state() for k, g in self.gens.items()})
         sched = {k: v for k, v in self.scheduler.state_dict().items() if k != "lr_lambdas"}
-        state = {"step": step, "optimizer": opt_meta, "scheduler": sched, **extra}
+        state = {
+            "step": step,
+            "optimizer": opt_meta,
+            "scheduler": sched,
+            "threads": torch.get_num_threads(),
+            **extra,
+        }
         save_checkpoint(run.checkpoint_path, tensors, state)
 
-    def restore(self, run: RunDir) -> dict[str, Any]:
-        tensors, state = load_checkpoint(run.checkpoint_path)
+    def restore(self, run: RunDir) -> tuple[dict[str, Any], Path]:
+        """Load the latest loadable checkpoint into every part; (state, file it came from)."""
+        try:
+            tensors, state, used = load_latest_checkpoint(run.checkpoint_path)
+        except RunDirError as e:
+            raise RunDirError(f"cannot resume {run.path}: {e}") from None
+        if used != run.checkpoint_path:
+            # move the damaged file aside, so the next save does not keep it as the previous
+            damaged = run.checkpoint_path.with_name("checkpoint.damaged.safetensors")
+            if run.checkpoint_path.exists():
+                os.replace(run.checkpoint_path, damaged)
+            print(
+                f"warning: {run.checkpoint_path} cannot be loaded (moved to {damaged.name}); "
+                f"resuming from the previous checkpoint {used} (step {state['step']})",
+                file=sys.stderr,
+            )
 
         def strip(prefix: str) -> dict[str, Tensor]:
             return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
 
-        self.method.load_state_dict(strip("model."))
-        if self.ema is not None:
-            self.ema.shadow = {k: v.to(self.method.device) for k, v in strip("ema.").items()}
-        optimizer_from_flat(self.optimizer, tensors, state["optimizer"])
-        self.scheduler.load_state_dict({**state["scheduler"], "lr_lambdas": [None]})
-        for k, g in self.gens.items():
-            g.set_state(tensors[f"rng.{k}"])
-        return state
+        try:
+            self.method.load_state_dict(strip("model."))
+            if self.ema is not None:
+                shadow = {k: v.to(self.method.device) for k, v in strip("ema.").items()}
+                if set(shadow) != set(self.ema.shadow):
+                    raise KeyError("the EMA weights do not match the model (was train.ema 0?)")
+                self.ema.shadow = shadow
+            optimizer_from_flat(self.optimizer, tensors, state["optimizer"])
+            self.scheduler.load_state_dict({**state["scheduler"], "lr_lambdas": [None]})
+            for k, g in self.gens.items():
+                g.set_state(tensors[f"rng.{k}"])
+            float(state["train_time_s"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as e:
+            raise RunDirError(
+                f"cannot resume from {used}: it does not match this experiment "
+                f"({type(e).__name__}: {e}); start again without --resume (--overwrite)"
+            ) from None
+        saved_threads = state.get("threads")
+        if saved_threads is not None and saved_threads != torch.get_num_threads():
+            print(
+                f"warning: {used} was written with {saved_threads} CPU threads, this process "
+                f"uses {torch.get_num_threads()}; the resumed weights may differ in the last "
+                "bits (set train.threads to pin it)",
+                file=sys.stderr,
+            )
+        return state, used
 
 
 def _all_finite(loss: Tensor, grad_norm: Tensor) -> bool:
@@ -252,14 +298,27 @@ def fit(
     info = dict(info or {})
     start, train_time = 0, 0.0
 
+    checkpoint_file = run.checkpoint_path if run is not None else None
     if run is not None:
         run.create()
-        if resume and run.checkpoint_path.exists():
-            saved = state.restore(run)
-            start, train_time = saved["step"], saved["train_time_s"]
+        run.remove_temp_files()  # left by a writer that was killed mid-write
+        has_checkpoint = run.checkpoint_path.exists() or previous_path(run.checkpoint_path).exists()
+        if resume and has_checkpoint:
+            saved, checkpoint_file = state.restore(run)
+            start, train_time = saved["step"], float(saved["train_time_s"])
+            if start > config.steps:
+                raise ConfigError(
+                    f"{checkpoint_file} is at step {start}, past train.steps = {config.steps}; "
+                    f"resume with --steps {start} or more"
+                )
             run.truncate_metrics(start)
-            info = {**run.read_info(), **info}
+            old = run.read_info() if run.info_path.exists() else {}
+            info = {**old, **info}
+            snaps_done = saved.get("snapshots", old.get("snapshots", []))
+            info["snapshots"] = [s for s in snaps_done if s["step"] <= start]
+            run.remove_snapshots_after(start)
         else:
+            run.clear_training_files()  # a fresh start: nothing from an earlier attempt stays
             info.update(snapshots=[], panels=method.panels, steps=config.steps)
             data = target.sample(config.snapshot_samples, stream_generator(seed, 3))
             run.write_sets(run.static_path, method.static_sets(data, stream_generator(seed, 4)))
@@ -286,7 +345,7 @@ def fit(
 
     def checkpoint(step: int) -> None:
         if run is not None:
-            state.save(run, step, {"train_time_s": train_time})
+            state.save(run, step, {"train_time_s": train_time, "snapshots": info["snapshots"]})
             info.update(step=step, train_time_s=train_time)
             run.write_info(info)
 
@@ -300,7 +359,7 @@ def fit(
         dynamic_ncols=True,
         desc=info.get("experiment", method.name),
     )
-    last_good = start if run is not None and run.checkpoint_path.exists() else None
+    last_good = start if run is not None and start > 0 else None
     loss_value, logs = float("nan"), {}
     try:
         for step in range(start + 1, config.steps + 1):
@@ -314,7 +373,8 @@ def fit(
             grad_norm = torch.nn.utils.clip_grad_norm_(method.parameters(), clip)
             if not _all_finite(loss.detach(), grad_norm):
                 where = (
-                    f"the last good checkpoint is {run.checkpoint_path} (step {last_good})"
+                    f"the last good checkpoint is {checkpoint_file} (step {last_good}); "
+                    "metrics and snapshots up to here are kept"
                     if last_good is not None
                     else "no checkpoint was written yet"
                 )
@@ -326,8 +386,8 @@ def fit(
                     continue
                 raise TrainingError(
                     f"non-finite {'loss' if not torch.isfinite(loss) else 'gradient'} at step "
-                    f"{step}; {where}. Lower train.lr, set train.grad_clip, or set "
-                    "train.on_nan = 'skip'; then continue with --resume"
+                    f"{step}; {where}. Continue with --resume and --set train.grad_clip=1 or "
+                    "--set train.on_nan=skip, or lower train.lr and start again (--overwrite)"
                 )
             optimizer.step()
             scheduler.step()
@@ -347,9 +407,9 @@ def fit(
                 run.append_metrics(record)
             if step in snaps:
                 snapshot(step)
-            if step % config.checkpoint_every == 0 or step == config.steps:
+            if run is not None and (step % config.checkpoint_every == 0 or step == config.steps):
                 checkpoint(step)
-                last_good = step
+                last_good, checkpoint_file = step, run.checkpoint_path
             bar.update(1)
             if step % config.log_every == 0:
                 bar.set_postfix(loss=f"{loss_value:.4g}", refresh=False)
