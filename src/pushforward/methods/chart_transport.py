@@ -1,0 +1,301 @@
+"""Chart transport: an autoencoder (the chart) plus a latent learner that moves the *data latents*.
+
+A chart `E: x → z`, `D: z → x` (`pushforward.nets.chart`) is trained to reconstruct, while a
+latent field `V` pushes the data latents `z = E(x)` toward the prior `p = N(0, I)`:
+
+    L = w_rec · ‖D(z) − x‖² + w_drift · ‖z − stopgrad(z + η V(z))‖²
+        + w_critic · L_DSM(ŝ; stopgrad z) + w_reg · KL(q(z | x) ‖ N(0, I)),
+
+and samples are `x = D(z)`, `z ~ p`. Because every *data* point is moved (forward KL), no mode
+of the data can be dropped, unlike plain drifting of model samples (reverse KL), which can
+settle on one mode. A stochastic chart draws `z` from a Gaussian fiber `q(z | x)`, so the data
+latents are thick even when the data lie on a thin manifold.
+
+Latent learners (`[method] latent`), each giving the field `V` at the data latents:
+
+    drift:  V = Σ_τ V_τ(z; y⁺ = prior samples, y⁻ = the data latents)   (`pushforward.fields`)
+    score:  V = ∇ log p_σ(z̃) − ŝ_σ(z̃),  z̃ = z + σ ε,  p_σ = N(0, (1 + σ²) I),
+
+where `ŝ` is a latent score critic (`pushforward.nets.critic`) trained by denoising score
+matching on the current (detached) data latents. A learner that transports the prior instead of
+moving the latents (latent flow matching) plugs in the same way: no field, its own loss on the
+detached latents, and its own `sample_latent`.
+
+References:
+    Lyu (2026). Drifting and Chart Transport (research note).
+    Deng, Li, Li, Du, He (2026). Generative Modeling via Drifting. arXiv:2602.04770.
+    Vincent (2011). A connection between score matching and denoising autoencoders.
+
+Example:
+    >>> from pushforward.data import make_distribution
+    >>> from pushforward.nets import NetConfig
+    >>> m = ChartTransport(make_distribution("bimodal"), None, ChartTransport.Config(),
+    ...                    NetConfig(width=32, depth=2), torch.Generator().manual_seed(0))
+    >>> m.sample(3, generator=torch.Generator().manual_seed(1)).shape
+    torch.Size([3, 2])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from pushforward.data.base import Distribution
+from pushforward.fields import KERNELS, multi_temperature_drift
+from pushforward.methods.base import Method, draw_normal
+from pushforward.nets import NetConfig
+from pushforward.nets.chart import Chart
+from pushforward.nets.critic import ScoreCritic
+
+__all__ = ["ChartTransport", "ChartTransportConfig", "LatentDrift", "LatentScore", "LATENTS"]
+
+ENCODERS = ("deterministic", "stochastic")
+PLANNED_LATENTS = ("flow-matching",)
+
+
+@dataclass
+class ChartTransportConfig:
+    """`[method]` of chart transport: chart, latent learner, loss weights and field settings.
+
+    `init_offset`/`init_scale` shape the decoder's first output (a small blob at a chosen place,
+    the same "disjoint start" as drifting). `fiber_std = 0` learns the fiber's std (starting at
+    `init_fiber_std`); `> 0` fixes it. `step` scales the field (η above).
+    """
+
+    latent: str = "drift"
+    latent_dim: int = 0
+    encoder: str = "deterministic"
+    fiber_std: float = 0.0
+    init_fiber_std: float = 0.3
+    w_rec: float = 1.0
+    w_drift: float = 1.0
+    w_critic: float = 1.0
+    w_reg: float = 0.0
+    step: float = 1.0
+    temperatures: list[float] = field(default_factory=lambda: [0.05, 0.2])
+    kernel: str = "laplace"
+    bidirectional: bool = True
+    normalize: bool = True
+    critic_sigmas: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.2, 0.4])
+    init_offset: list[float] | None = None
+    init_scale: float = 1.0
+    chunk: int = 1024
+    field_arrows: int = 256
+
+    def __post_init__(self) -> None:
+        """Check names and ranges."""
+        if self.latent in PLANNED_LATENTS:
+            raise ValueError(
+                f"method.latent {self.latent!r} is planned but not implemented; use one of "
+                f"{tuple(LATENTS)}"
+            )
+        if self.latent not in LATENTS:
+            raise ValueError(f"method.latent {self.latent!r}: choose one of {tuple(LATENTS)}")
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"method.encoder {self.encoder!r}: choose one of {ENCODERS}")
+        if self.kernel not in KERNELS:
+            raise ValueError(f"method.kernel {self.kernel!r}: choose one of {KERNELS}")
+        if not self.temperatures or any(t <= 0 for t in self.temperatures):
+            raise ValueError(f"method.temperatures must be positive, got {self.temperatures}")
+        if not self.critic_sigmas or any(s <= 0 for s in self.critic_sigmas):
+            raise ValueError(f"method.critic_sigmas must be positive, got {self.critic_sigmas}")
+        weights = (self.w_rec, self.w_drift, self.w_critic, self.w_reg, self.fiber_std)
+        if any(w < 0 for w in weights) or self.step <= 0:
+            raise ValueError("method.w_* and fiber_std must be >= 0, method.step > 0")
+        if self.latent_dim < 0 or self.chunk < 1 or self.init_scale <= 0:
+            raise ValueError("method.latent_dim >= 0, method.chunk >= 1, method.init_scale > 0")
+        if self.init_fiber_std <= 0:
+            raise ValueError(f"method.init_fiber_std must be > 0, got {self.init_fiber_std}")
+
+
+# --- latent learners: the field V at the data latents, and any loss of their own -------------
+
+
+class LatentLearner(nn.Module):
+    """What chart transport asks of a latent learner; the prior is N(0, I) in `[n, k]`."""
+
+    def __init__(
+        self,
+        latent_dim: int,
+        config: ChartTransportConfig,
+        net: NetConfig,
+        generator: torch.Generator,
+    ) -> None:
+        super().__init__()
+        self.latent_dim, self.config = latent_dim, config
+
+    def field(self, z: Tensor, generator: torch.Generator) -> tuple[Tensor | None, dict]:
+        """Field `V [n, k]` at data latents `z [n, k]` (None: the latents are not moved)."""
+        return None, {}
+
+    def aux_loss(self, z: Tensor, generator: torch.Generator) -> tuple[Tensor, dict]:
+        """The learner's own loss on detached data latents `z [n, k]` (zero by default)."""
+        return z.new_zeros(()), {}
+
+    def sample_latent(self, n: int, generator: torch.Generator | None, like: Tensor) -> Tensor:
+        """`n` latents `[n, k]` to decode: prior draws."""
+        return draw_normal((n, self.latent_dim), generator, like)
+
+
+class LatentDrift(LatentLearner):
+    """Kernel drifting of data latents: attraction to prior samples, repulsion among latents."""
+
+    def field(self, z: Tensor, generator: torch.Generator) -> tuple[Tensor | None, dict]:
+        """Summed multi-temperature drift field `[n, k]` at `z [n, k]` toward prior draws."""
+        c = self.config
+        prior = self.sample_latent(z.shape[0], generator, z)
+        return multi_temperature_drift(
+            z.detach(),
+            prior,
+            c.temperatures,
+            kernel=c.kernel,
+            bidirectional=c.bidirectional,
+            normalize=c.normalize,
+            chunk=c.chunk,
+        )
+
+
+class LatentScore(LatentLearner):
+    """Score-difference field ∇log p_σ − ŝ_σ with a DSM-trained critic ŝ of the data latents."""
+
+    def __init__(
+        self,
+        latent_dim: int,
+        config: ChartTransportConfig,
+        net: NetConfig,
+        generator: torch.Generator,
+    ) -> None:
+        super().__init__(latent_dim, config, net, generator)
+        self.critic = ScoreCritic(latent_dim, net, config.critic_sigmas, generator=generator)
+
+    @torch.no_grad()
+    def field(self, z: Tensor, generator: torch.Generator) -> tuple[Tensor | None, dict]:
+        """∇log N(0, (1+σ²)I)(z̃) − ŝ_σ(z̃) `[n, k]` at noised latents z̃ = z + σε."""
+        sigma = self.critic.draw_sigma(z.shape[0], generator).to(z)
+        z_noisy = z + sigma.unsqueeze(1) * draw_normal(tuple(z.shape), generator, z)
+        prior_score = -z_noisy / (1.0 + sigma.square()).unsqueeze(1)
+        v = prior_score - self.critic.score(z_noisy, sigma)
+        return v, {"field_rms": float(v.square().sum(1).mean().sqrt())}
+
+    def aux_loss(self, z: Tensor, generator: torch.Generator) -> tuple[Tensor, dict]:
+        """Denoising score matching of the critic on the detached data latents."""
+        loss = self.critic.dsm_loss(z.detach(), generator)
+        return self.config.w_critic * loss, {"critic": float(loss.detach())}
+
+
+LATENTS: dict[str, type[LatentLearner]] = {"drift": LatentDrift, "score": LatentScore}
+
+
+# --- the method: chart + latent learner ------------------------------------------------------
+
+
+class ChartTransport(Method):
+    """Autoencoder chart whose data latents are moved toward N(0, I); samples D(z), z ~ N(0, I)."""
+
+    name = "chart-transport"
+    Config = ChartTransportConfig
+    panels: ClassVar[dict[str, str]] = {
+        "sample": "Sample space: data, samples D(z), reconstructions",
+        "latent": "Latent space: data latents E(x), prior samples",
+        "field": "Latent field at the data latents",
+    }
+
+    def __init__(
+        self,
+        target: Distribution,
+        source: Distribution | None,
+        config: ChartTransportConfig,
+        net: NetConfig,
+        generator: torch.Generator,
+    ) -> None:
+        super().__init__(target, source, config, net, generator)
+        self.target = target
+        self.latent_dim = config.latent_dim or target.dim
+        stochastic = config.encoder == "stochastic"
+        self.chart = Chart(
+            target.dim,
+            self.latent_dim,
+            net,
+            stochastic=stochastic,
+            fiber_std=config.fiber_std,
+            init_std=config.init_fiber_std,
+            generator=generator,
+        )
+        self.latent = LATENTS[config.latent](self.latent_dim, config, net, generator)
+        self._init_decoder(config, target.dim)
+
+    def _init_decoder(self, config: ChartTransportConfig, dim: int) -> None:
+        """Scale the decoder's output layer and shift its bias: the first samples form a blob."""
+        with torch.no_grad():
+            last = self.chart.decoder.last
+            last.weight.mul_(config.init_scale)
+            last.bias.mul_(config.init_scale)
+            if config.init_offset is not None:
+                if len(config.init_offset) != dim:
+                    raise ValueError(
+                        f"method.init_offset has {len(config.init_offset)} entries; the data "
+                        f"has dim {dim}"
+                    )
+                last.bias.add_(torch.tensor(config.init_offset))
+
+    def loss(self, batch: Tensor, generator: torch.Generator) -> tuple[Tensor, dict[str, float]]:
+        """Reconstruction + drift of the data latents toward stopgrad(z + ηV) + learner's loss."""
+        c = self.config
+        z, mu, log_std = self.chart.encode(batch, generator)
+        rec = (self.chart.decode(z) - batch).square().sum(1).mean()
+        v, logs = self.latent.field(z.detach(), generator)
+        drift = z.new_zeros(())
+        if v is not None:
+            drift = (z - (z + c.step * v).detach()).square().sum(1).mean()
+        aux, aux_logs = self.latent.aux_loss(z.detach(), generator)
+        reg = kl_to_standard_normal(mu, log_std).mean()
+        loss = c.w_rec * rec + c.w_drift * drift + aux + c.w_reg * reg
+        logs = {
+            **logs,
+            **aux_logs,
+            "rec": float(rec.detach()),
+            "drift": float(drift.detach()),
+            "kl": float(reg.detach()),
+        }
+        if log_std is not None:
+            logs["fiber_std"] = float(log_std.detach().exp().mean())
+        return loss, logs
+
+    @torch.no_grad()
+    def sample(self, n: int, *, generator: torch.Generator | None = None, **solver: Any) -> Tensor:
+        """`n` samples `[n, d]` = D(z), z from the latent learner (prior draws); solver ignored."""
+        return self.chart.decode(self.latent.sample_latent(n, generator, self._anchor))
+
+    @torch.no_grad()
+    def snapshot(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:
+        """Samples D(z), reconstructions D(E(x)), data latents E(x) and the latent field there."""
+        z_prior = self.latent.sample_latent(n, generator, self._anchor)
+        data = self.target.sample(n, generator).to(z_prior)
+        z, _, _ = self.chart.encode(data, generator)
+        v, _ = self.latent.field(z, generator)
+        k = self.config.field_arrows
+        sets = {
+            "sample/generated": self.chart.decode(z_prior),
+            "sample/reconstruction": self.chart.decode(z),
+            "latent/data": z,
+            "field/from": z[:k],
+        }
+        if v is not None:
+            sets["field/vector"] = self.config.step * v[:k]
+        return sets
+
+    @torch.no_grad()
+    def static_sets(self, data: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
+        """The data, and prior draws for the latent and field panels (those `snapshot` decodes)."""
+        z_prior = self.latent.sample_latent(data.shape[0], generator, data)
+        return {"sample/data": data, "latent/prior": z_prior, "field/prior": z_prior}
+
+
+def kl_to_standard_normal(mu: Tensor, log_std: Tensor | None) -> Tensor:
+    """KL(N(μ, σ²) ‖ N(0, I)) per row `[n]` of `mu [n, k]`; ½‖μ‖² for a deterministic chart."""
+    if log_std is None:
+        return 0.5 * mu.square().sum(1)
+    return 0.5 * (mu.square() + (2 * log_std).exp() - 1 - 2 * log_std).sum(1)
