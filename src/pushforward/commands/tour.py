@@ -1,0 +1,33 @@
+"""`pushforward tour NAME`: train the runs of a tabulating experiment and write its table."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["register"]
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    """Run the tour and print where its table is."""
+    from pushforward.tour import run_tour
+
+    path = run_tour(args.name, args.out, steps=args.steps, seed=args.seed, progress=not args.quiet)
+    print((path / "table.md").read_text())
+    print(f"tables: {path / 'table.md'} and {path / 'table.csv'}; runs under {path / 'runs'}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `pushforward tour NAME [--out DIR] [--steps N] [--seed S] [--quiet]`."""
+    from pushforward.cli import _positive, _seed
+
+    names = ("mmd-gaussian", "mmd-vs-sinkhorn", "inference-cost", "families-8g")
+    s = subparsers.add_parser(
+        "tour", help="tabulating experiments of the tour of pushforward maps (several runs)"
+    )
+    s.add_argument("name", choices=names, help="which table to make")
+    s.add_argument("--out", help="output folder (default runs/tour-NAME)")
+    s.add_argument("--steps", type=_positive, help="override train.steps of every run")
+    s.add_argument("--seed", type=_seed, help="override experiment.seed of every run")
+    s.add_argument("--quiet", action="store_true", help="no progress output")
+    s.set_defaults(func=_cmd)
