@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from pushforward.data.base import Distribution
+from pushforward.data.gaussian import Gaussian
 from pushforward.metrics import (
     density_coverage,
     energy_distance,
@@ -38,6 +39,7 @@ from pushforward.metrics import (
     twonn_dimension,
     wasserstein2,
 )
+from pushforward.metrics.gaussian_target import isotropic_report
 
 __all__ = [
     "EVAL_FILE",
@@ -72,6 +74,8 @@ def sample_metrics(samples: Tensor, target: Distribution, reference: Tensor) -> 
         out.update(mode_report(samples, target.modes, target.mode_radius, target.mode_weights))
     if target.manifold is not None:
         out.update(manifold_report(samples, target.manifold, tol=MANIFOLD_TOL))
+    if isinstance(target, Gaussian) and target.pad_to in (None, target.source_dim):
+        out.update(isotropic_report(samples, target.mean, target.var))
     return out
 
 

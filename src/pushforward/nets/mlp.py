@@ -28,7 +28,10 @@ TIME_EMBEDDINGS = ("none", "sinusoidal", "fourier")
 
 @dataclass
 class NetConfig:
-    """The `[net]` section: width, hidden layers, activation, time embedding and its size."""
+    """The `[net]` section: width, hidden layers, activation, time embedding and its size.
+
+    `widths` (e.g. `[128, 4, 128]`, a bottleneck MLP) overrides `width` × `depth` when set.
+    """
 
     width: int = 128
     depth: int = 3
@@ -36,6 +39,7 @@ class NetConfig:
     time_embedding: str = "sinusoidal"
     time_dim: int = 32
     fourier_scale: float = 16.0
+    widths: list[int] | None = None
 
     def __post_init__(self) -> None:
         """Check ranges and names; raise ValueError saying what is allowed."""
@@ -43,6 +47,8 @@ class NetConfig:
             raise ValueError(
                 f"net.width and net.depth must be >= 1, got {self.width}, {self.depth}"
             )
+        if self.widths is not None and (not self.widths or min(self.widths) < 1):
+            raise ValueError(f"net.widths must be a non-empty list of ints >= 1, got {self.widths}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(
                 f"net.activation {self.activation!r}: choose one of {list(ACTIVATIONS)}"
@@ -95,7 +101,8 @@ class MLP(nn.Module):
             if self.time
             else None
         )
-        hidden = widths if widths is not None else [config.width] * config.depth
+        widths = widths if widths is not None else config.widths
+        hidden = list(widths) if widths is not None else [config.width] * config.depth
         sizes = [d_in + (config.time_dim if self.time else 0), *hidden, d_out]
         layers: list[nn.Module] = []
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):

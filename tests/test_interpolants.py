@@ -1,0 +1,177 @@
+"""Stochastic interpolants: endpoints, exact Gaussian fields, ODE vs SDE, Chi KS, latent flow."""
+
+import math
+
+import pytest
+import torch
+from scipy import stats
+
+from pushforward.data import make_distribution
+from pushforward.interpolants import Interpolant, integrate_sde
+from pushforward.methods import build_method
+from pushforward.metrics.gaussian_target import chi_ks, isotropic_report
+from pushforward.nets import MLP, NetConfig
+from pushforward.ode import integrate
+from pushforward.train import TrainConfig, fit
+
+
+def _gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.mark.parametrize("path", ["linear", "trig"])
+@pytest.mark.parametrize("sigma", [0.0, 0.7])
+def test_interpolant_endpoints(path, sigma):
+    interp = Interpolant(path, sigma)
+    x0, x1, z = (torch.randn(6, 3, generator=_gen(i)) for i in range(3))
+    torch.testing.assert_close(interp.point(x0, x1, z, torch.zeros(6)), x0)
+    torch.testing.assert_close(interp.point(x0, x1, z, torch.ones(6)), x1)
+
+
+@pytest.mark.parametrize("path", ["linear", "trig"])
+def test_coefficient_derivatives_match_finite_differences(path):
+    interp, t, h = Interpolant(path, 0.5), torch.tensor([0.2, 0.5, 0.8]), 1e-3
+    c, up, down = interp.coefficients(t), interp.coefficients(t + h), interp.coefficients(t - h)
+    for name in ("alpha", "beta", "gamma"):
+        fd = (getattr(up, name) - getattr(down, name)) / (2 * h)
+        torch.testing.assert_close(getattr(c, f"d_{name}"), fd, atol=1e-3, rtol=1e-3)
+    torch.testing.assert_close(c.gamma, 0.5 * torch.sqrt(2 * t * (1 - t)).reshape(-1, 1))
+
+
+def _gaussian_fields(interp, a2, m, c2):
+    """Exact v = E[α̇x₀ + β̇x₁ | x_t] and η = E[z | x_t] for x₀ ~ N(0, a2), x₁ ~ N(m, c2)."""
+
+    def fields(t, x):
+        c = interp.coefficients(t.reshape(-1).clamp(1e-3, 1 - 1e-3)[:1])
+        var = c.alpha**2 * a2 + c.beta**2 * c2 + c.gamma**2
+        r = x - c.beta * m
+        e0, e1 = c.alpha * a2 / var * r, m + c.beta * c2 / var * r
+        return c.d_alpha * e0 + c.d_beta * e1, c.gamma / var * r
+
+    return fields
+
+
+@pytest.mark.parametrize(("path", "schedule"), [("linear", "constant"), ("trig", "gamma")])
+def test_sde_and_ode_agree_on_gaussians(path, schedule):
+    """N(0, 0.25) → N(1, 2) in 2-D: PF-ODE and SDE (both directions) hit the exact laws."""
+    a2, m, c2 = 0.25, torch.tensor([1.0, -1.0]), 2.0
+    interp = Interpolant(path, sigma=0.8)
+    fields = _gaussian_fields(interp, a2, m, c2)
+
+    def b(t, x):
+        v, eta = fields(t, x)
+        return interp.drift(v, eta, t)
+
+    def sde(reverse):
+        def drift(t, x):
+            v, eta = fields(t, x)
+            return interp.sde_drift(v, eta, t, 1.0, schedule, reverse)
+
+        return drift
+
+    n = 4000
+    x0 = math.sqrt(a2) * torch.randn(n, 2, generator=_gen(1), dtype=torch.float64)
+    ode = integrate(b, x0, 0.0, 1.0, solver="rk4", steps=40).x
+    diff = lambda t: interp.diffusion(t, 1.0, schedule)  # noqa: E731
+    fwd = integrate_sde(sde(False), diff, x0, 0.0, 1.0, steps=200, generator=_gen(2)).x
+    for x in (ode, fwd):
+        torch.testing.assert_close(x.mean(0), m.double(), atol=0.1, rtol=0)
+        torch.testing.assert_close(x.var(0), torch.full((2,), c2).double(), atol=0.25, rtol=0)
+    assert stats.ks_2samp(ode[:, 0].numpy(), fwd[:, 0].numpy()).statistic < 0.05
+    x1 = m + math.sqrt(c2) * torch.randn(n, 2, generator=_gen(3), dtype=torch.float64)
+    back = integrate_sde(sde(True), diff, x1, 1.0, 0.0, steps=200, generator=_gen(4)).x
+    torch.testing.assert_close(back.mean(0), torch.zeros(2).double(), atol=0.05, rtol=0)
+    torch.testing.assert_close(back.var(0), torch.full((2,), a2).double(), atol=0.05, rtol=0)
+
+
+def test_sde_noise_comes_from_the_generator():
+    drift, diff = (lambda t, x: -x), (lambda t: torch.ones(1, 1))
+    x = torch.zeros(10, 2)
+    a = integrate_sde(drift, diff, x, steps=5, generator=_gen(7)).x
+    b = integrate_sde(drift, diff, x, steps=5, generator=_gen(7)).x
+    c = integrate_sde(drift, diff, x, steps=5, generator=_gen(8)).x
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_chi_ks_small_for_exact_samples_and_large_for_a_64d_source():
+    x = torch.randn(4000, 128, generator=_gen(0))
+    assert chi_ks(x)[0] < 0.03
+    wide = math.sqrt(2.0) * torch.randn(4000, 64, generator=_gen(1))  # right mean norm only
+    assert chi_ks(torch.cat([wide, torch.zeros(4000, 64)], 1))[0] > 0.06
+    seed = math.sqrt(0.5) * torch.randn(4000, 64, generator=_gen(1))  # seed 001's padded source
+    assert chi_ks(torch.cat([seed, torch.zeros(4000, 64)], 1))[0] > 0.99
+    report = isotropic_report(x)
+    assert report["cov_error"] < 0.25 and report["gaussian_w2"] < 1.5
+
+
+def test_bottleneck_widths_build_the_layers():
+    net = MLP(16, 16, NetConfig(widths=[32, 4, 32]), time=True, generator=_gen())
+    sizes = [m.out_features for m in net.layers if isinstance(m, torch.nn.Linear)]
+    assert sizes == [32, 4, 32, 16]
+    with pytest.raises(ValueError):
+        NetConfig(widths=[8, 0])
+
+
+def test_flow_matching_is_the_deterministic_interpolant():
+    target = make_distribution("8gaussians")
+    fm = build_method({"name": "flow-matching"}, target, None, NetConfig(width=16, depth=1), _gen())
+    si = build_method(
+        {"name": "stochastic-interpolant", "sigma": 0.0},
+        target,
+        None,
+        NetConfig(width=16, depth=1),
+        _gen(),
+    )
+    assert fm.denoiser is None and si.denoiser is None
+    batch = target.sample(64, _gen(1))
+    torch.testing.assert_close(fm.loss(batch, _gen(2))[0], si.loss(batch, _gen(2))[0])
+    with pytest.raises(Exception, match="sigma > 0"):
+        build_method(
+            {"name": "stochastic-interpolant", "sigma": 0.0, "sampler": "sde"},
+            target,
+            None,
+            NetConfig(width=16, depth=1),
+            _gen(),
+        )
+
+
+def test_stochastic_interpolant_trains_and_samples_both_ways():
+    target = make_distribution("gaussian-mixture", means=[[1.0, -1.0]], stds=[[1.5, 0.5]])
+    si = build_method(
+        {"name": "stochastic-interpolant", "sigma": 0.5, "sampler": "sde", "steps": 40},
+        target,
+        None,
+        NetConfig(width=64, depth=2),
+        _gen(),
+    )
+    fit(
+        si,
+        target,
+        TrainConfig(steps=250, batch_size=256, lr=5e-3, schedule="cosine"),
+        progress=False,
+    )
+    x = si.sample(2000, generator=_gen(5))
+    torch.testing.assert_close(x.mean(0), torch.tensor([1.0, -1.0]), atol=0.15, rtol=0)
+    torch.testing.assert_close(x.std(0), torch.tensor([1.5, 0.5]), atol=0.2, rtol=0)
+    back = si.transport(target.sample(2000, _gen(6)), reverse=True, generator=_gen(7))
+    torch.testing.assert_close(back.std(0), torch.ones(2), atol=0.2, rtol=0)
+    ode = si.transport(torch.randn(2000, 2, generator=_gen(8)), sampler="ode")
+    torch.testing.assert_close(ode.std(0), torch.tensor([1.5, 0.5]), atol=0.2, rtol=0)
+
+
+def test_latent_flow_pca_chart_round_trips_and_samples():
+    target = make_distribution("gaussian", dim=8, var=2.0)
+    lf = build_method(
+        {"name": "latent-flow", "latent_dim": 8, "chart_samples": 4000},
+        target,
+        None,
+        NetConfig(width=32, depth=2),
+        _gen(),
+    )
+    x = target.sample(100, _gen(1))
+    torch.testing.assert_close(lf.chart.decode(lf.chart.encode(x)), x, atol=1e-4, rtol=0)
+    assert lf.chart.encode(target.sample(4000, _gen(2))).std(0).sub(1).abs().max() < 0.1
+    fit(lf, target, TrainConfig(steps=60, batch_size=128, lr=3e-3), progress=False)
+    sets = lf.snapshot(500, _gen(3))
+    assert sets["sample/generated"].shape == (500, 8) and sets["forward/pushed"].shape == (500, 8)
+    assert lf.sample(500, generator=_gen(4)).var(0).mean() > 1.0
