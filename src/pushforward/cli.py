@@ -14,41 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pushforward.argtypes import npy_path, positive, seed
 from pushforward.errors import ConfigError, PushforwardError
 
 __all__ = ["main", "parser"]
-
-
-def _positive(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _seed(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a seed >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a seed >= 0, got {value}")
-    return value
-
-
-def _npy_path(text: str) -> Path:
-    """argparse type: an output path ending in .npy whose folder exists."""
-    path = Path(text)
-    if path.suffix != ".npy":
-        raise argparse.ArgumentTypeError(f"output must end in .npy, got {text!r}")
-    if not path.parent.exists():
-        raise argparse.ArgumentTypeError(f"folder {path.parent} does not exist")
-    return path
 
 
 def _save_npy(path: Path, x: torch.Tensor) -> None:
@@ -161,8 +130,8 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("run", help="train an experiment into runs/NAME")
     s.add_argument("name", help="experiment name (see `pushforward list`) or a .toml path")
     s.add_argument("--out", help="run directory (default runs/NAME)")
-    s.add_argument("--steps", type=_positive, help="override train.steps")
-    s.add_argument("--seed", type=_seed, help="override experiment.seed")
+    s.add_argument("--steps", type=positive, help="override train.steps")
+    s.add_argument("--seed", type=seed, help="override experiment.seed")
     s.add_argument("--device", help="cpu or cuda (overrides train.device)")
     s.add_argument(
         "--set",
@@ -183,18 +152,18 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="draw samples from a trained run into an .npy file")
     s.add_argument("run_dir")
-    s.add_argument("-n", type=_positive, required=True, help="number of samples")
-    s.add_argument("-o", type=_npy_path, required=True, help="output FILE.npy ([n, dim] float32)")
-    s.add_argument("--seed", type=_seed, default=0)
+    s.add_argument("-n", type=positive, required=True, help="number of samples")
+    s.add_argument("-o", type=npy_path, required=True, help="output FILE.npy ([n, dim] float32)")
+    s.add_argument("--seed", type=seed, default=0)
     s.add_argument("--solver", help="flows: euler, heun, rk4 or dopri5")
-    s.add_argument("--nfe", type=_positive, help="flows: function evaluations (fixed-step solvers)")
+    s.add_argument("--nfe", type=positive, help="flows: function evaluations (fixed-step solvers)")
     s.add_argument("--device", default="cpu")
     s.set_defaults(func=cmd_sample)
 
     s = sub.add_parser("report", help="write report.html (or a comparison of several runs)")
     s.add_argument("run_dirs", nargs="+")
     s.add_argument("-o", help="output HTML (default RUN_DIR/report.html; needed for several runs)")
-    s.add_argument("--max-points", type=_positive, default=2000, help="points per set per frame")
+    s.add_argument("--max-points", type=positive, default=2000, help="points per set per frame")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("data", help="list, fetch or sample data sets")
@@ -206,9 +175,9 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("name")
     d = dsub.add_parser("sample", help="sample a distribution into an .npy file")
     d.add_argument("name")
-    d.add_argument("-n", type=_positive, required=True)
-    d.add_argument("-o", type=_npy_path, required=True)
-    d.add_argument("--seed", type=_seed, default=0)
+    d.add_argument("-n", type=positive, required=True)
+    d.add_argument("-o", type=npy_path, required=True)
+    d.add_argument("--seed", type=seed, default=0)
     d.add_argument(
         "--set",
         action="append",

@@ -116,22 +116,22 @@ def _cmd(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `pushforward distill RUN_DIR [--out DIR] [--steps N] [--nfe K] …`."""
-    from pushforward.cli import _positive, _seed
+    from pushforward.argtypes import positive, seed
 
     s = subparsers.add_parser(
         "distill", help="distil a trained flow run into a one-step map (a new run directory)"
     )
     s.add_argument("run_dir", help="a trained flow-matching or diffusion run directory")
     s.add_argument("--out", help="new run directory (default RUN_DIR-distilled beside it)")
-    s.add_argument("--steps", type=_positive, help="training steps of the student (2000)")
-    s.add_argument("--nfe", type=_positive, help="teacher evaluations per pair (its solver)")
+    s.add_argument("--steps", type=positive, help="training steps of the student (2000)")
+    s.add_argument("--nfe", type=positive, help="teacher evaluations per pair (its solver)")
     s.add_argument("--solver", help="teacher solver for the pairs: euler, heun, rk4, dopri5")
-    s.add_argument("--pairs", type=_positive, help="number of (noise, endpoint) pairs (16384)")
-    s.add_argument("--width", type=_positive, help="student MLP width (default: teacher's)")
-    s.add_argument("--depth", type=_positive, help="student MLP depth (default: teacher's)")
+    s.add_argument("--pairs", type=positive, help="number of (noise, endpoint) pairs (16384)")
+    s.add_argument("--width", type=positive, help="student MLP width (default: teacher's)")
+    s.add_argument("--depth", type=positive, help="student MLP depth (default: teacher's)")
     s.add_argument("--lr", type=float, help="learning rate (1e-3)")
-    s.add_argument("--batch-size", type=_positive, help="pairs per step (256)")
-    s.add_argument("--seed", type=_seed, help="seed of the student's weights and batches")
+    s.add_argument("--batch-size", type=positive, help="pairs per step (256)")
+    s.add_argument("--seed", type=seed, help="seed of the student's weights and batches")
     s.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     s.add_argument("--no-report", action="store_true", help="skip writing report.html")
     s.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -17,6 +17,8 @@ import json
 import math
 from typing import Any
 
+from pushforward.argtypes import int_at_least, seed
+
 __all__ = ["register", "cmd_eval", "format_value", "format_record", "GROUPS"]
 
 # (title, test on a metric key), in display order; a key goes to the first group that takes it
@@ -79,28 +81,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _count(text: str) -> int:
-    """argparse type: a sample count ≥ 10 (k-NN metrics need a few neighbours)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of samples, got {text!r}") from None
-    if value < 10:
-        raise argparse.ArgumentTypeError(f"expected at least 10 samples, got {value}")
-    return value
-
-
-def _seed(text: str) -> int:
-    """argparse type: an integer ≥ 0."""
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected a seed >= 0, got {text!r}")
-    return int(text)
+_count = int_at_least(10, "at least 10 samples (k-NN metrics need neighbours)")
 
 
 def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     """`-n`, `--seed` and `--device`, shared by `eval` and `bench`."""
     parser.add_argument("-n", type=_count, default=2000, help="samples to draw (default 2000)")
-    parser.add_argument("--seed", type=_seed, default=0, help="seed of samples and reference")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of samples and reference")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
 
 

@@ -5,20 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pushforward.argtypes import seed_list
 from pushforward.errors import ConfigError
 
 __all__ = ["register"]
 
 
-def _seeds(text: str) -> list[int]:
-    """argparse type: comma-separated seeds >= 0."""
-    try:
-        seeds = [int(s) for s in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seeds like 0,1,2, got {text!r}") from None
-    if any(s < 0 for s in seeds):
-        raise argparse.ArgumentTypeError("seeds must be >= 0")
-    return seeds
+_seeds = seed_list  # kept for the commands that import it from here
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -61,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="an override applied to every cell (repeatable)",
     )
-    s.add_argument("--seeds", type=_seeds, default=[0], help="comma-separated seeds (default 0)")
+    s.add_argument("--seeds", type=seed_list, default=[0], help="comma-separated seeds (default 0)")
     s.add_argument("--steps", type=int, help="override train.steps in every cell")
     s.add_argument("--metric", help="comma-separated metric columns (default: all)")
     s.add_argument("--out", help="sweep folder (default runs/sweep-NAME)")

@@ -19,7 +19,7 @@ def _cmd(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `pushforward tour NAME [--out DIR] [--steps N] [--seed S] [--quiet]`."""
-    from pushforward.cli import _positive, _seed
+    from pushforward.argtypes import positive, seed
 
     names = ("mmd-gaussian", "mmd-vs-sinkhorn", "inference-cost", "families-8g")
     s = subparsers.add_parser(
@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     s.add_argument("name", choices=names, help="which table to make")
     s.add_argument("--out", help="output folder (default runs/tour-NAME)")
-    s.add_argument("--steps", type=_positive, help="override train.steps of every run")
-    s.add_argument("--seed", type=_seed, help="override experiment.seed of every run")
+    s.add_argument("--steps", type=positive, help="override train.steps of every run")
+    s.add_argument("--seed", type=seed, help="override experiment.seed of every run")
     s.add_argument("--quiet", action="store_true", help="no progress output")
     s.set_defaults(func=_cmd)
