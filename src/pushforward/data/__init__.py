@@ -15,6 +15,7 @@ Example:
 
 from pushforward.data.base import Distribution
 from pushforward.data.cache import cache_dir, fetch, fetch_mnist, load_mnist
+from pushforward.data.embedded import EmbeddedMoons, MoonCurve
 from pushforward.data.gaussian import Bimodal, EightGaussians, Gaussian, GaussianMixture
 from pushforward.data.images import MNIST, Digits, ImageDistribution
 from pushforward.data.manifolds import (
@@ -42,6 +43,8 @@ __all__ = [
     "MANIFOLDS",
     "make_manifold",
     "ManifoldBumps",
+    "EmbeddedMoons",
+    "MoonCurve",
     "GaussianMixture",
     "Bimodal",
     "EightGaussians",
