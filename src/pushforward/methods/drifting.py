@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from pushforward.data.base import Distribution
-from pushforward.fields import KERNELS, multi_temperature_drift
+from pushforward.fields import FIELDS, KERNELS, annealed_temperatures, multi_temperature_drift
 from pushforward.methods.base import Method, draw_normal
 from pushforward.nets import MLP, NetConfig
 
@@ -46,6 +46,11 @@ class DriftingConfig:
     `init_offset` (a point in data space) is added to the output layer's bias and
     `init_scale` multiplies its weights, so the first samples form a small blob at a chosen
     place: the "disjoint initialisation" of the seed's collapse experiment.
+
+    `field` picks the drift field (`pushforward.fields.FIELDS`: "paper", "sinkhorn",
+    "score-difference", "mmd-gradient"; the last two need `kernel = "gaussian"`);
+    `sinkhorn_iters` is the number of Sinkhorn sweeps. `anneal_rate` r > 0 anneals every
+    temperature as σ(t) = max(σ0·exp(−r t), anneal_floor·σ0) over training steps t.
     """
 
     temperatures: list[float] = field(default_factory=lambda: [0.02, 0.05, 0.2])
@@ -58,6 +63,10 @@ class DriftingConfig:
     init_scale: float = 1.0
     chunk: int = 1024
     field_arrows: int = 256
+    field: str = "paper"
+    sinkhorn_iters: int = 50
+    anneal_rate: float = 0.0
+    anneal_floor: float = 0.0
 
     def __post_init__(self) -> None:
         """Check names and ranges."""
@@ -65,6 +74,19 @@ class DriftingConfig:
             raise ValueError(f"method.temperatures must be positive, got {self.temperatures}")
         if self.kernel not in KERNELS:
             raise ValueError(f"method.kernel {self.kernel!r}: choose one of {KERNELS}")
+        if self.field not in FIELDS:
+            raise ValueError(f"method.field {self.field!r}: choose one of {tuple(FIELDS)}")
+        if self.field in ("score-difference", "mmd-gradient") and self.kernel != "gaussian":
+            raise ValueError(
+                f'method.field = "{self.field}" is defined for the Gaussian kernel: '
+                'set method.kernel = "gaussian"'
+            )
+        if self.reference and self.field != "paper":
+            raise ValueError('method.reference = true is the paper field only (field = "paper")')
+        if self.sinkhorn_iters < 1 or self.anneal_rate < 0 or not 0 <= self.anneal_floor <= 1:
+            raise ValueError(
+                "method.sinkhorn_iters >= 1, method.anneal_rate >= 0, 0 <= method.anneal_floor <= 1"
+            )
         if self.noise_dim < 0 or self.chunk < 1 or self.init_scale <= 0:
             raise ValueError("method.noise_dim >= 0, method.chunk >= 1, method.init_scale > 0")
 
@@ -98,20 +120,43 @@ class Drifting(Method):
                         f"has dim {target.dim}"
                     )
                 self.f.last.bias.add_(torch.tensor(config.init_offset))
+        # training steps seen by loss(): drives the annealing; a buffer, so checkpoints carry it
+        self.register_buffer("step_count", torch.zeros((), dtype=torch.long))
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: Any, **kw: Any) -> None:
+        """Accept checkpoints written before the step counter existed (counter 0)."""
+        state_dict.setdefault(prefix + "step_count", torch.zeros((), dtype=torch.long))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kw)
+
+    def temperatures(self) -> list[float]:
+        """The temperatures at the current step (annealed when `anneal_rate > 0`)."""
+        c = self.config
+        if c.anneal_rate == 0:
+            return list(c.temperatures)
+        return annealed_temperatures(
+            c.temperatures, int(self.step_count), c.anneal_rate, c.anneal_floor
+        )
 
     def field(self, x: Tensor, data: Tensor) -> tuple[Tensor, dict[str, float]]:
         """Summed drift field `[n, d]` at generated `x [n, d]` toward `data [m, d]`, and logs."""
         c = self.config
-        return multi_temperature_drift(
+        v, logs = multi_temperature_drift(
             x,
             data,
-            c.temperatures,
+            self.temperatures(),
             kernel=c.kernel,
             bidirectional=c.bidirectional,
             normalize=c.normalize,
             reference=c.reference,
             chunk=c.chunk,
+            field=c.field,
+            iterations=c.sinkhorn_iters,
         )
+        if c.anneal_rate == 0:
+            return v, logs
+        # log under the nominal temperatures, so annealing does not add a key per step
+        names = [f"drift_rms/{t:g}" for t in c.temperatures]
+        return v, dict(zip(names, logs.values(), strict=False))
 
     def loss(self, batch: Tensor, generator: torch.Generator) -> tuple[Tensor, dict[str, float]]:
         """‖f(ε) − stopgrad(f(ε) + V)‖² on a batch of `B` noises, with `batch [B, d]` as data."""
@@ -119,6 +164,9 @@ class Drifting(Method):
         v, logs = self.field(x.detach(), batch)
         loss = (x - (x + v).detach()).square().sum(1).mean()
         logs["drift_rms"] = sum(logs.values())
+        if self.config.anneal_rate > 0:
+            logs["temperature_factor"] = self.temperatures()[0] / self.config.temperatures[0]
+        self.step_count += 1
         return loss, logs
 
     @torch.no_grad()
