@@ -3,7 +3,7 @@
 A checkpoint is written to a temporary file in the same directory, flushed and fsync'ed, then
 moved over the old one with `os.replace`, so at every instant the path holds either the old
 complete checkpoint or the new complete one. Before the move, the old checkpoint is kept as
-`<name>.prev.safetensors` (a hard link, so the current path never disappears): a checkpoint
+`<name>.prev.safetensors` (an atomic copy, so the current path never disappears): a checkpoint
 damaged later (disk, copy, editor) still leaves the one before it. The metadata also holds a
 sha256 of every tensor's bytes, so a flipped bit in the data is found, not trained on.
 
@@ -128,16 +128,12 @@ def save_checkpoint(
 
 
 def _keep_previous(path: Path) -> None:
-    """Make `previous_path(path)` a copy of `path` (hard link; a copy where links fail)."""
-    prev = previous_path(path)
-    link = prev.with_name(f".{prev.name}.link.tmp")
-    link.unlink(missing_ok=True)
-    try:
-        os.link(path, link)
-    except OSError:
-        atomic_write_bytes(prev, path.read_bytes())
-        return
-    os.replace(link, prev)
+    """Make `previous_path(path)` an independent copy of `path` (its own inode, written atomically).
+
+    A copy rather than a hard link: a link would share the inode with the latest checkpoint
+    until it is replaced, so damage to the latest file in that window would damage both.
+    """
+    atomic_write_bytes(previous_path(path), path.read_bytes())
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, Tensor], dict[str, Any]]:
