@@ -440,9 +440,7 @@ def cmd_lyapunov(args: argparse.Namespace) -> int:
         short = None
         if args.short_steps > 0:
             short = _short_run(run_dir, built.config, args.short_steps)
-        results["perturbation"] = perturbation_study(
-            built, args.n, [float(s) for s in args.sizes.split(",")], args.seed, short
-        )
+        results["perturbation"] = perturbation_study(built, args.n, args.sizes, args.seed, short)
         plot_perturbation(results["perturbation"], out / "lyapunov_perturbation.png")
     results["time_s"] = time.perf_counter() - start
     plot_spectrum(results, kept, out / "lyapunov_spectrum.png")
@@ -463,6 +461,19 @@ def _brief(results: dict) -> dict:
     return keep
 
 
+def _sizes(text: str) -> list[float]:
+    """argparse type: comma-separated positive error sizes, e.g. `0.03,0.1,0.3`."""
+    try:
+        sizes = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected sizes like 0.03,0.1,0.3, got {text!r}"
+        ) from None
+    if not all(0 < s < float("inf") for s in sizes):
+        raise argparse.ArgumentTypeError(f"sizes must be positive and finite, got {text!r}")
+    return sizes
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `pushforward lyapunov`."""
     p = subparsers.add_parser(
@@ -478,7 +489,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="output folder (default: the run dir)")
     p.add_argument("--perturb", action="store_true", help="also run the perturbation study")
     p.add_argument(
-        "--sizes", default="0.03,0.1,0.3", help="RMS sizes of the random error fields (comma list)"
+        "--sizes",
+        type=_sizes,
+        default=[0.03, 0.1, 0.3],
+        help="RMS sizes of the random error fields (comma list)",
     )
     p.add_argument(
         "--short-steps",
