@@ -37,7 +37,7 @@ format: venv
 
 # headless Chromium for the report tests (Debian packages; needs root)
 browser:
-	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
 
 clean:
 	rm -rf runs .pytest_cache
