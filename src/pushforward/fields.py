@@ -32,6 +32,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from pushforward.metrics.pairwise import sq_dists
+
 __all__ = [
     "KERNELS",
     "pairwise_logits",
@@ -58,7 +60,7 @@ _CACHE_PAIRS = 1 << 22  # Sinkhorn keeps its logits in memory up to this many pa
 
 def pairwise_logits(x: Tensor, y: Tensor, temperature: float, kernel: str = "laplace") -> Tensor:
     """Log-kernel `[n, m]` between `x [n, d]` and `y [m, d]`: −‖x−y‖/τ or −‖x−y‖²/(2τ²)."""
-    sq = (x.square().sum(1, keepdim=True) + y.square().sum(1) - 2.0 * x @ y.T).clamp_min_(0.0)
+    sq = sq_dists(x, y)
     if kernel == "laplace":
         return sq.sqrt_().div_(-temperature)
     if kernel == "gaussian":

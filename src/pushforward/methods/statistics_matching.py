@@ -14,7 +14,7 @@ Three discrepancies, one learner each:
     sliced-wasserstein   SW2²: mean over random directions θ of the 1-D W2² of ⟨x, θ⟩ and ⟨y, θ⟩
                          (sorted projections), directions drawn from the training generator
 
-The kernel sums reuse the chunked pairwise code of the metrics (`metrics._pairwise`), here
+The kernel sums reuse the chunked pairwise code of the metrics (`metrics.pairwise`), here
 kept differentiable (no float64 cast, no detach).
 
 References:
@@ -47,8 +47,8 @@ from torch import Tensor
 
 from pushforward.data.base import Distribution
 from pushforward.methods.base import Method, draw_normal
-from pushforward.metrics._pairwise import DEFAULT_CHUNK, pairwise_sum
 from pushforward.metrics.distances import DEFAULT_BANDWIDTHS
+from pushforward.metrics.pairwise import DEFAULT_CHUNK, pairwise_sum
 from pushforward.nets import MLP, NetConfig
 
 __all__ = [

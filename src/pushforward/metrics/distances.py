@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from pushforward.metrics._pairwise import (
+from pushforward.metrics.pairwise import (
     DEFAULT_CHUNK,
     as_points,
     centred,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from pushforward.metrics._pairwise import as_points, check_same_dim
 from pushforward.metrics.distances import gaussian_w2
+from pushforward.metrics.pairwise import as_points, check_same_dim
 
 __all__ = ["gaussian_fit", "frechet_distance"]
 

@@ -48,10 +48,11 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import Tensor, nn
 
-from pushforward.data.cache import _atomic_write, cache_dir, sha256_file
+from pushforward.checkpoint import atomic_write
+from pushforward.data.cache import cache_dir, sha256_file
 from pushforward.errors import ConfigError, DataError, suggest
-from pushforward.metrics._pairwise import row_blocks
 from pushforward.metrics.frechet import frechet_distance
+from pushforward.metrics.pairwise import row_blocks
 from pushforward.metrics.precision_recall import density_coverage, precision_recall
 
 __all__ = [
@@ -232,7 +233,7 @@ def train_classifier(
     path.parent.mkdir(parents=True, exist_ok=True)
     weights = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     payload = save_safetensors(weights, metadata={"name": name})
-    _atomic_write(path, lambda f: f.write(payload))
+    atomic_write(path, lambda f: f.write(payload))
     sidecar = {
         "sha256": sha256_file(path),
         "name": name,
@@ -246,7 +247,7 @@ def train_classifier(
         "torch": torch.__version__,
     }
     text = json.dumps(sidecar, indent=1) + "\n"
-    _atomic_write(path.with_suffix(".json"), lambda f: f.write(text.encode()))
+    atomic_write(path.with_suffix(".json"), lambda f: f.write(text.encode()))
     return path
 
 

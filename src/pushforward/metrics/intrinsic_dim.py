@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from pushforward.metrics._pairwise import DEFAULT_CHUNK, as_points, centred, knn_sq_dists
 from pushforward.metrics.frechet import gaussian_fit
+from pushforward.metrics.pairwise import DEFAULT_CHUNK, as_points, centred, knn_sq_dists
 
 __all__ = [
     "covariance_spectrum",

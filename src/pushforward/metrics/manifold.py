@@ -7,7 +7,7 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from pushforward.metrics._pairwise import as_points
+from pushforward.metrics.pairwise import as_points
 
 __all__ = ["HasDistance", "manifold_report"]
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from pushforward.metrics._pairwise import (
+from pushforward.metrics.pairwise import (
     DEFAULT_CHUNK,
     as_points,
     check_same_dim,

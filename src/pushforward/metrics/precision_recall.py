@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from pushforward.metrics._pairwise import (
+from pushforward.metrics.pairwise import (
     DEFAULT_CHUNK,
     as_points,
     centred,

@@ -1,4 +1,5 @@
-"""Chunked pairwise squared distances, kernel sums and k-nearest neighbours (private helpers).
+"""Chunked pairwise squared distances, kernel sums and k-nearest neighbours (shared by metrics,
+the statistics-matching losses and the drift fields).
 
 Every O(n²) metric goes through :func:`sq_dists` on blocks of ``chunk`` rows, so memory is
 O(n·chunk). Points are checked and cast to float64 by :func:`as_points`, and centred on a shared
