@@ -18,8 +18,9 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 from safetensors import SafetensorError
@@ -29,6 +30,7 @@ from torch import Tensor
 from pushforward.errors import RunDirError
 
 __all__ = [
+    "atomic_write",
     "atomic_write_bytes",
     "previous_path",
     "save_checkpoint",
@@ -56,12 +58,12 @@ def _fsync_dir(path: Path) -> None:
         os.close(dir_fd)
 
 
-def _write_temp(path: Path, payload: bytes) -> str:
-    """Write `payload` to a fsync'ed temp file beside `path` (usual permissions); its name."""
+def _write_temp(path: Path, write: Callable[[BinaryIO], object]) -> str:
+    """Call `write(file)` on a fsync'ed temp file beside `path` (usual permissions); its name."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(payload)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         umask = os.umask(0)
@@ -73,16 +75,21 @@ def _write_temp(path: Path, payload: bytes) -> str:
     return tmp
 
 
-def atomic_write_bytes(path: str | Path, payload: bytes) -> None:
-    """Write `payload` to `path` atomically (temp file in the same dir, fsync, os.replace)."""
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write `path` atomically: `write(file)` on a temp file in the same dir, fsync, os.replace."""
     path = Path(path)
-    tmp = _write_temp(path, payload)
+    tmp = _write_temp(path, write)
     try:
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: str | Path, payload: bytes) -> None:
+    """Write `payload` to `path` atomically (see `atomic_write`)."""
+    atomic_write(path, lambda f: f.write(payload))
 
 
 def previous_path(path: str | Path) -> Path:
@@ -116,7 +123,7 @@ def save_checkpoint(
     flat = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
     meta = {_STATE_KEY: json.dumps(state), _DIGEST_KEY: _digest(flat)}
     payload = save(flat, metadata=meta)
-    tmp = _write_temp(path, payload)
+    tmp = _write_temp(path, lambda f: f.write(payload))
     try:
         if keep_previous and path.is_file():
             _keep_previous(path)

