@@ -17,6 +17,7 @@ import io
 import itertools
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,15 @@ from pushforward.config import parse_override
 from pushforward.errors import ConfigError
 from pushforward.rundir import RunDir
 
-__all__ = ["split_values", "parse_grid", "grid_cells", "final_metrics", "run_sweep", "tabulate"]
+__all__ = [
+    "split_values",
+    "parse_grid",
+    "grid_cells",
+    "final_metrics",
+    "run_sweep",
+    "tabulate",
+    "write_stat_table",
+]
 
 
 def split_values(text: str) -> list[str]:
@@ -164,4 +173,36 @@ def tabulate(rows: list[dict[str, Any]], root: Path, metrics: list[str] | None =
     atomic_write_bytes(root / "sweep.md", text.encode())
     atomic_write_bytes(root / "sweep.csv", buf.getvalue().encode())
     atomic_write_bytes(root / "sweep.json", json.dumps(rows, indent=1).encode())
+    return text
+
+
+def write_stat_table(
+    rows: list[dict[str, Any]],
+    keys: list[str] | tuple[str, ...],
+    metrics: list[str] | tuple[str, ...],
+    out: Path,
+    stem: str,
+    caption: str,
+    fmt: Callable[[str, tuple[float, float]], str] | None = None,
+) -> str:
+    """Write `stem`.md / .csv / .json under `out` for rows of `keys` and `(mean, std)` metrics.
+
+    Each row holds its key columns and, per metric, a `(mean, std)` pair; `fmt(metric, pair)`
+    formats a Markdown cell (default `mean ± std` to 2 decimals). Returns the Markdown text.
+    """
+    fmt = fmt or (lambda _, pair: f"{pair[0]:.2f} ± {pair[1]:.2f}")
+    head = [*keys, *metrics]
+    md = [caption, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow([*keys, *(f"{m}_{s}" for m in metrics for s in ("mean", "std"))])
+    for r in rows:
+        cells = [str(r[k]) for k in keys]
+        md.append("| " + " | ".join(cells + [fmt(m, r[m]) for m in metrics]) + " |")
+        writer.writerow(cells + [v for m in metrics for v in r[m]])
+    text = "\n".join(md) + "\n"
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out / f"{stem}.md", text.encode())
+    atomic_write_bytes(out / f"{stem}.csv", buf.getvalue().encode())
+    atomic_write_bytes(out / f"{stem}.json", json.dumps(rows, indent=1).encode())
     return text

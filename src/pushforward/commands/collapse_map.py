@@ -14,14 +14,12 @@ Geometry of a cell: modes at `(±s/2, 0)` (std 0.3), the first samples a small b
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import json
 import math
 from pathlib import Path
 from typing import Any
 
-from pushforward.commands.sweep import _seeds
+from pushforward.argtypes import seed_list
+from pushforward.sweep import write_stat_table
 
 __all__ = ["GRID", "QUICK_GRID", "register", "collapse_map", "blob_overrides"]
 
@@ -84,29 +82,12 @@ COLUMNS = ("temperatures", "bidirectional", "separation", "distance")
 
 def write_tables(rows: list[dict[str, Any]], out: Path, seeds: list[int], steps: int) -> str:
     """collapse_map.md / .csv / .json under `out`; returns the Markdown table."""
-    metrics = [k for k in rows[0] if k not in COLUMNS]
-    head = [*COLUMNS, *metrics]
-    md = [
+    caption = (
         f"dominant-mode mass (0.5 balanced, 1.0 collapsed), mean ± std over seeds {seeds}, "
-        f"{steps} steps",
-        "",
-        "| " + " | ".join(head) + " |",
-        "|" + "---|" * len(head),
-    ]
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow([*COLUMNS, *(f"{m}_{s}" for m in metrics for s in ("mean", "std"))])
-    for r in rows:
-        cells = [str(r[c]) for c in COLUMNS]
-        md.append("| " + " | ".join(cells + [f"{r[m][0]:.2f} ± {r[m][1]:.2f}" for m in metrics]))
-        md[-1] += " |"
-        writer.writerow(cells + [v for m in metrics for v in r[m]])
-    text = "\n".join(md) + "\n"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "collapse_map.md").write_text(text)
-    (out / "collapse_map.csv").write_text(buf.getvalue())
-    (out / "collapse_map.json").write_text(json.dumps(rows, indent=1))
-    return text
+        f"{steps} steps"
+    )
+    metrics = [k for k in rows[0] if k not in COLUMNS]
+    return write_stat_table(rows, COLUMNS, metrics, out, "collapse_map", caption)
 
 
 def heat_map(rows: list[dict[str, Any]], path: Path) -> None:
@@ -155,7 +136,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="sweep drifting vs chart transport on bimodal data: when is a mode dropped",
     )
     s.add_argument("--quick", action="store_true", help="one cell, a few steps (a smoke test)")
-    s.add_argument("--seeds", type=_seeds, default=[0, 1], help="comma-separated (default 0,1)")
+    s.add_argument("--seeds", type=seed_list, default=[0, 1], help="comma-separated (default 0,1)")
     s.add_argument("--steps", type=int, help=f"train.steps per run (default {DEFAULT_STEPS})")
     s.add_argument("--out", default="runs/collapse-map", help="output folder")
     s.set_defaults(func=cmd_collapse_map)

@@ -25,16 +25,15 @@ to them over the first 3/4 of training: σ(t) = max(σ0·e^{−rt}, σ0/10)), `m
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import math
 import time
 from pathlib import Path
 from typing import Any
 
+from pushforward.argtypes import seed_list
 from pushforward.commands.collapse_map import blob_overrides
-from pushforward.commands.sweep import _seeds
+from pushforward.sweep import write_stat_table
 
 __all__ = ["VARIANTS", "GRID", "variant_overrides", "variants_map", "variants_8g", "register"]
 
@@ -147,29 +146,15 @@ KEYS = ("variant", "temperatures", "separation", "distance")
 
 def _write_map(rows: list[dict[str, Any]], out: Path, seeds: list[int], steps: int) -> str:
     """drift_variants_map.md / .csv / .json under `out`; returns the Markdown table."""
-    out.mkdir(parents=True, exist_ok=True)
-    head = [*KEYS, *METRICS]
-    md = [
+    caption = (
         f"dominant-mode mass (0.5 balanced, 1.0 collapsed), modes covered (of 2), W2 and MMD to "
-        f"the data, wall ms per training step; mean ± std over seeds {seeds}, {steps} steps",
-        "",
-        "| " + " | ".join(head) + " |",
-        "|" + "---|" * len(head),
-    ]
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow([*KEYS, *(f"{m}_{s}" for m in METRICS for s in ("mean", "std"))])
-    for r in rows:
-        keys = [str(r[k]) for k in KEYS]
-        fmt = [f"{r[m][0]:.2f} ± {r[m][1]:.2f}" if m != "ms_per_step" else f"{r[m][0]:.0f}"
-               for m in METRICS]  # fmt: skip
-        md.append("| " + " | ".join(keys + fmt) + " |")
-        writer.writerow(keys + [v for m in METRICS for v in r[m]])
-    text = "\n".join(md) + "\n"
-    (out / "drift_variants_map.md").write_text(text)
-    (out / "drift_variants_map.csv").write_text(buf.getvalue())
-    (out / "drift_variants_map.json").write_text(json.dumps(rows, indent=1))
-    return text
+        f"the data, wall ms per training step; mean ± std over seeds {seeds}, {steps} steps"
+    )
+
+    def fmt(metric: str, pair: tuple[float, float]) -> str:
+        return f"{pair[0]:.0f}" if metric == "ms_per_step" else f"{pair[0]:.2f} ± {pair[1]:.2f}"
+
+    return write_stat_table(rows, KEYS, METRICS, out, "drift_variants_map", caption, fmt)
 
 
 def heat_map(rows: list[dict[str, Any]], path: Path) -> None:
@@ -316,7 +301,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     s.add_argument("study", choices=["map", "8g", "arrows"])
     s.add_argument(
-        "--seeds", type=_seeds, default=[0, 1, 2], help="comma-separated (default 0,1,2)"
+        "--seeds", type=seed_list, default=[0, 1, 2], help="comma-separated (default 0,1,2)"
     )
     s.add_argument("--steps", type=int, help=f"train.steps per run (default {DEFAULT_STEPS})")
     s.add_argument("--variants", help=f"comma-separated subset of {list(VARIANTS)}")

@@ -11,9 +11,6 @@ from pushforward.errors import ConfigError
 __all__ = ["register"]
 
 
-_seeds = seed_list  # kept for the commands that import it from here
-
-
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run the grid, print the Markdown table and where the files are."""
     from pushforward.sweep import run_sweep, tabulate
