@@ -134,3 +134,34 @@ def test_bad_arguments_are_refused():
         drift_field(x, y, temperature=0.0)
     with pytest.raises(ValueError, match="kernel"):
         drift_field(x, y, kernel="cauchy")
+
+
+@pytest.mark.parametrize("bidirectional", [True, False])
+@pytest.mark.parametrize("kernel", ["laplace", "gaussian"])
+def test_row_slices_and_logit_cache_do_not_change_the_field(bidirectional, kernel):
+    x, y = _sets(n=130, m=90)
+    kw = dict(temperature=0.4, kernel=kernel, bidirectional=bidirectional)
+    full_b, full_s = drift_parts(x, y, **kw, chunk=1000)
+    no_cache = drift_parts(x, y, **kw, chunk=17, cache_bytes=0)
+    torch.testing.assert_close(no_cache[0], full_b, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(no_cache[1], full_s, rtol=1e-5, atol=1e-5)
+    # two "ranks" asking for their halves of the gathered batch rebuild the whole field
+    halves = [drift_parts(x, y, **kw, chunk=20, rows=r) for r in ((0, 65), (65, 130))]
+    torch.testing.assert_close(torch.cat([h[0] for h in halves]), full_b, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(torch.cat([h[1] for h in halves]), full_s, rtol=1e-5, atol=1e-5)
+
+
+def test_field_of_a_far_blob_is_finite_in_every_chunking():
+    g = torch.Generator().manual_seed(3)
+    x = 0.05 * torch.randn(300, 2, generator=g) + torch.tensor([0.0, -40.0])
+    y = torch.randn(200, 2, generator=g)
+    for chunk, cache in ((7, 0), (64, 1 << 30)):
+        b, s = drift_parts(x, y, temperature=0.05, chunk=chunk, cache_bytes=cache)
+        assert torch.isfinite(b).all() and torch.isfinite(s).all()
+        assert (b[:, 1] > 0).all()  # every sample is pulled up, toward the data
+
+
+def test_bad_row_slice_is_refused():
+    x, y = _sets(n=10, m=10)
+    with pytest.raises(ValueError, match="rows"):
+        drift_parts(x, y, rows=(5, 20))

@@ -27,7 +27,7 @@ References:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -56,6 +56,7 @@ __all__ = [
 KERNELS = ("laplace", "gaussian")
 _MASK = -1e30  # logit of a masked pair (a sample with itself)
 _CACHE_PAIRS = 1 << 22  # Sinkhorn keeps its logits in memory up to this many pairs
+_CACHE_BYTES = 1 << 30  # the bidirectional field keeps its logits up to this size (else recomputes)
 
 
 def pairwise_logits(x: Tensor, y: Tensor, temperature: float, kernel: str = "laplace") -> Tensor:
@@ -68,17 +69,34 @@ def pairwise_logits(x: Tensor, y: Tensor, temperature: float, kernel: str = "lap
     raise ValueError(f"unknown kernel {kernel!r}; choose one of {KERNELS}")
 
 
-def _joint_logits(
-    x: Tensor, y_neg: Tensor, y_pos: Tensor, start: int, mask_self: bool, tau: float, kernel: str
-) -> Tensor:
-    """Logits `[c, m⁻ + m⁺]` of the rows `x` (starting at row `start`) against `[y⁻, y⁺]`."""
-    logits = torch.cat(
-        [pairwise_logits(x, y_neg, tau, kernel), pairwise_logits(x, y_pos, tau, kernel)], dim=1
-    )
-    if mask_self:
-        rows = torch.arange(x.shape[0], device=x.device)
-        logits[rows, rows + start] = _MASK
+def _distance_factors(x: Tensor, y: Tensor, tau: float, kernel: str) -> tuple[Tensor, Tensor]:
+    """Factors `a [n, d+2]`, `b [m, d+2]` with `a @ b.T` = ‖x−y‖² (laplace) or the gaussian logit.
+
+    The matmul form ‖x‖² + ‖y‖² − 2x·y on points centred at the mean of `y` (less
+    cancellation), folded into one matrix product so a chunk of logits is one BLAS call.
+    """
+    centre = y.mean(0)
+    x, y = x - centre, y - centre
+    ones_x, ones_y = x.new_ones(x.shape[0], 1), y.new_ones(y.shape[0], 1)
+    a = torch.cat([x, x.square().sum(1, keepdim=True), ones_x], dim=1)
+    b = torch.cat([-2.0 * y, ones_y, y.square().sum(1, keepdim=True)], dim=1)
+    if kernel == "gaussian":
+        b = b / (-2.0 * tau**2)
+    return a, b
+
+
+def _logits_block(a: Tensor, b: Tensor, tau: float, kernel: str, out: Tensor | None) -> Tensor:
+    """Kernel logits `[c, m]` from the factors: −‖x−y‖/τ or −‖x−y‖²/(2τ²), in place."""
+    logits = torch.mm(a, b.T, out=out)
+    if kernel == "laplace":
+        logits.clamp_min_(0.0).sqrt_().mul_(-1.0 / tau)
     return logits
+
+
+def _auto_chunk(columns: int, d: int) -> int:
+    """Rows per chunk: a block of about 4 MiB (cache-resident) for small d, larger for big d."""
+    target = (1 << 20) if d < 64 else (1 << 23)
+    return int(min(4096, max(16, target // max(columns, 1))))
 
 
 @torch.no_grad()
@@ -90,12 +108,19 @@ def drift_parts(
     temperature: float = 0.05,
     kernel: str = "laplace",
     bidirectional: bool = True,
-    chunk: int = 1024,
+    chunk: int | None = None,
+    rows: tuple[int, int] | None = None,
+    cache_bytes: int = _CACHE_BYTES,
 ) -> tuple[Tensor, Tensor]:
-    """The field's factors: mean-shift difference `b [n, d]` and log-scale `s [n]`, V = eˢ·b.
+    """The field's factors: mean-shift difference `b [r, d]` and log-scale `s [r]`, V = eˢ·b.
 
     `y_neg=None` means the generated samples themselves (`y⁻ = x`, self-pairs masked).
-    Memory is O(chunk · (m⁺ + m⁻)); the result does not depend on `chunk`.
+    `rows=(start, stop)` computes the field at those rows of `x` only (the column normaliser
+    still sees every row): a distributed rank asks for its own slice of a gathered batch.
+    Memory is O(chunk · (m⁺ + m⁻)), plus the logits `[n, m⁺ + m⁻]` of the bidirectional
+    field when they fit in `cache_bytes` (so they are computed once, not twice). Each chunk
+    is one matmul (distances), one exp pass and one matmul (mean shifts), with every
+    normaliser kept in log space. The result does not depend on `chunk` (None: automatic).
     """
     if kernel not in KERNELS:
         raise ValueError(f"unknown kernel {kernel!r}; choose one of {KERNELS}")
@@ -106,37 +131,75 @@ def drift_parts(
     if mask_self and x.shape[0] < 2:
         raise ValueError("the drift field needs at least 2 generated samples")
     n, m_neg = x.shape[0], y_neg.shape[0]
-    starts = range(0, n, chunk)
+    start, stop = (0, n) if rows is None else rows
+    if not 0 <= start < stop <= n:
+        raise ValueError(f"rows must satisfy 0 <= start < stop <= {n}, got {rows}")
     tau = float(temperature)
+    joint = torch.cat([y_neg, y_pos])
+    a, b = _distance_factors(x, joint, tau, kernel)
+    chunk = chunk or _auto_chunk(joint.shape[0], x.shape[1])
 
-    col_lse = None
-    if bidirectional:  # pass 1: column log-normaliser, accumulated over row chunks
-        for s in starts:
-            part = _joint_logits(x[s : s + chunk], y_neg, y_pos, s, mask_self, tau, kernel)
-            lse = part.logsumexp(dim=0)
+    def logits(s: int, e: int) -> Tensor:
+        block = _logits_block(a[s:e], b, tau, kernel, None)
+        if mask_self:
+            i = torch.arange(e - s, device=x.device)
+            block[i, i + s] = _MASK
+        return block
+
+    col_bias = None
+    row_lse = None
+    cache: dict[int, Tensor] = {}
+    if bidirectional:  # pass 1: row and column log-normalisers over every row
+        keep = n * joint.shape[0] * x.element_size() <= cache_bytes
+        col_lse, row_parts = None, []
+        for s in range(0, n, chunk):
+            block = logits(s, min(s + chunk, n))
+            row_parts.append(block.logsumexp(dim=1))
+            lse = block.logsumexp(dim=0)
             col_lse = lse if col_lse is None else torch.logaddexp(col_lse, lse)
+            if keep:
+                cache[s] = block
+        row_lse = torch.cat(row_parts)
+        col_bias = 0.5 * col_lse
 
     shifts, log_scales = [], []
-    for s in starts:  # pass 2: log-affinities, cross-weighting, mean shifts
-        logits = _joint_logits(x[s : s + chunk], y_neg, y_pos, s, mask_self, tau, kernel)
-        log_a = logits - logits.logsumexp(dim=1, keepdim=True)
-        if bidirectional:
-            log_a = 0.5 * log_a + 0.5 * (logits - col_lse)
-        log_neg, log_pos = log_a[:, :m_neg], log_a[:, m_neg:]
-        lse_neg = log_neg.logsumexp(dim=1, keepdim=True)
-        lse_pos = log_pos.logsumexp(dim=1, keepdim=True)
-        shift = (log_pos - lse_pos).exp() @ y_pos - (log_neg - lse_neg).exp() @ y_neg
+    for s in range(start, stop, chunk):  # pass 2: block softmaxes and mean shifts
+        e = min(s + chunk, stop)
+        block = cache.pop(s) if s in cache and e - s == cache[s].shape[0] else logits(s, e)
+        if col_bias is not None:
+            block.sub_(col_bias)
+        shift, lse = None, []
+        for part, ys, sign in ((block[:, :m_neg], y_neg, -1.0), (block[:, m_neg:], y_pos, 1.0)):
+            top = part.amax(dim=1, keepdim=True)
+            weights = part.sub_(top).exp_()
+            total = weights.sum(dim=1, keepdim=True)
+            mean = (weights @ ys).div_(total)
+            shift = mean.mul_(sign) if shift is None else shift.add_(mean, alpha=sign)
+            lse.append((top + total.log()).squeeze(1))
         shifts.append(shift)
-        log_scales.append((lse_neg + lse_pos).squeeze(1))
+        if row_lse is None:  # one-sided: log_a = l − r, r = log(Z⁻ + Z⁺)
+            log_scales.append(lse[0] + lse[1] - 2.0 * torch.logaddexp(lse[0], lse[1]))
+        else:  # bidirectional: log_a = l − r/2 − c/2
+            log_scales.append(lse[0] + lse[1] - row_lse[s:e])
     return torch.cat(shifts), torch.cat(log_scales)
+
+
+def _log_rms(
+    shift: Tensor, log_scale: Tensor, rows: int, log_sum: Callable[[Tensor], Tensor] | None
+) -> Tensor:
+    """log √(mean_i ‖eˢⁱ·bᵢ‖²) over `rows` rows, in log space; `log_sum` adds other ranks' rows."""
+    log_sq = 2.0 * log_scale + shift.square().sum(1).clamp_min(1e-30).log()
+    total = log_sq.logsumexp(0)
+    if log_sum is not None:
+        total = log_sum(total)
+    return 0.5 * (total - math.log(rows))
 
 
 def _compose(shift: Tensor, log_scale: Tensor, normalize: bool) -> Tensor:
     """V = eˢ·b `[n, d]`; with `normalize`, divided by its RMS in log space (no underflow)."""
     if not normalize:
         return log_scale.exp().unsqueeze(1) * shift
-    log_sq = 2.0 * log_scale + shift.square().sum(1).clamp_min(1e-30).log()
-    log_rms = 0.5 * (log_sq.logsumexp(0) - math.log(shift.shape[0]))
+    log_rms = _log_rms(shift, log_scale, shift.shape[0], None)
     return (log_scale - log_rms).exp().unsqueeze(1) * shift
 
 
@@ -149,7 +212,7 @@ def drift_field(
     kernel: str = "laplace",
     bidirectional: bool = True,
     normalize: bool = False,
-    chunk: int = 1024,
+    chunk: int | None = None,
 ) -> Tensor:
     """Drift field `V [n, d]` at `x [n, d]`: attraction to `y_pos [m, d]`, repulsion from `y_neg`.
 
@@ -204,9 +267,11 @@ def multi_temperature_drift(
     bidirectional: bool = True,
     normalize: bool = True,
     reference: bool = False,
-    chunk: int = 1024,
+    chunk: int | None = None,
     field: str = "paper",
     iterations: int = 50,
+    rows: tuple[int, int] | None = None,
+    log_sum: Callable[[Tensor], Tensor] | None = None,
 ) -> tuple[Tensor, dict[str, float]]:
     """Sum over temperatures of the drift field `[n, d]`, and the raw RMS of each (for logs).
 
@@ -214,9 +279,13 @@ def multi_temperature_drift(
     the paper; the raw RMS (which goes to zero as the distributions match) is logged as
     `drift_rms/τ`. `reference=True` uses the dense demo formula instead of the log-space one.
     `field` picks the variant (`FIELDS`: "paper", "sinkhorn", "score-difference",
-    "mmd-gradient"); `iterations` is the number of Sinkhorn sweeps.
+    "mmd-gradient"); `iterations` is the number of Sinkhorn sweeps. `rows=(start, stop)`
+    returns the field at those rows of `x` only (`[stop − start, d]`); the RMS is still over
+    every row, with `log_sum` (a log-sum over processes) adding rows other ranks computed —
+    see `distributed.batch_field`.
     """
-    total = torch.zeros_like(x)
+    start, stop = (0, x.shape[0]) if rows is None else rows
+    total = torch.zeros_like(x[start:stop])
     logs: dict[str, float] = {}
     for tau in temperatures:
         if reference:
@@ -228,11 +297,17 @@ def multi_temperature_drift(
             rms = v.square().sum(1).mean().sqrt()
             if normalize:
                 v = v / (rms + 1e-8)
+            v = v[start:stop]
         else:
             kw = dict(temperature=tau, kernel=kernel, bidirectional=bidirectional, chunk=chunk)
-            shift, log_scale = field_parts(field, x, y_pos, y_neg, iterations=iterations, **kw)
-            v = _compose(shift, log_scale, normalize)
-            rms = _compose(shift, log_scale, False).square().sum(1).mean().sqrt()
+            if field == "paper":
+                shift, log_scale = drift_parts(x, y_pos, y_neg, rows=rows, **kw)
+            else:  # the variants need every row anyway (Sinkhorn's columns): slice afterwards
+                parts = field_parts(field, x, y_pos, y_neg, iterations=iterations, **kw)
+                shift, log_scale = parts[0][start:stop], parts[1][start:stop]
+            log_rms = _log_rms(shift, log_scale, x.shape[0], log_sum)
+            rms = log_rms.exp()
+            v = (log_scale - (log_rms if normalize else 0.0)).exp().unsqueeze(1) * shift
         logs[f"drift_rms/{tau:g}"] = float(rms)
         total += v
     return total, logs
@@ -480,15 +555,15 @@ def field_parts(
     temperature: float = 0.05,
     kernel: str = "laplace",
     bidirectional: bool = True,
-    chunk: int = 1024,
+    chunk: int | None = None,
     iterations: int = 50,
 ) -> tuple[Tensor, Tensor]:
     """Factors `(b [n, d], s [n])`, V = eˢ·b, of the named field (one of `FIELDS`)."""
     if field not in FIELDS:
         raise ValueError(f"unknown drift field {field!r}; choose one of {tuple(FIELDS)}")
     kw = dict(temperature=temperature, kernel=kernel, bidirectional=bidirectional, chunk=chunk)
-    if field != "paper":
-        kw["iterations"] = iterations
+    if field != "paper":  # the variants take a fixed chunk (None: 1024 rows)
+        kw.update(iterations=iterations, chunk=chunk or 1024)
     return FIELDS[field](x, y_pos, y_neg, **kw)
 
 
@@ -502,7 +577,7 @@ def variant_field(
     kernel: str = "laplace",
     bidirectional: bool = True,
     normalize: bool = False,
-    chunk: int = 1024,
+    chunk: int | None = None,
     iterations: int = 50,
 ) -> Tensor:
     """The named field `V [n, d]` at `x`; `normalize=True` scales it to mean_i ‖V_i‖² = 1."""
