@@ -42,6 +42,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Train an experiment into a run directory and write its report."""
+    from pushforward import distributed
     from pushforward.experiment import run
 
     rundir = run(
@@ -56,7 +57,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         report=not args.no_report,
     )
-    print(f"run directory: {rundir.path}")
+    if distributed.is_main():
+        print(f"run directory: {rundir.path}")
+    distributed.shutdown()
     return 0
 
 

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from pushforward import distributed
 from pushforward.checkpoint import load_checkpoint, previous_path
 from pushforward.config import (
     SECTIONS,
@@ -169,23 +170,12 @@ def run(
     if rundir.path.exists() and not rundir.path.is_dir():
         raise ConfigError(f"--out {rundir.path} is a file, not a folder; pick another --out")
     built = build(config)  # every check before anything on disk changes
-    if rundir.path.exists() and any(rundir.path.iterdir()):
-        if resume:
-            _check_same_config(rundir, config)
-        elif overwrite:
-            if not rundir.config_path.is_file():
-                raise ConfigError(
-                    f"--overwrite refuses to delete {rundir.path}: it is not a run directory "
-                    "(no config.toml); pick another --out"
-                )
-            shutil.rmtree(rundir.path)
-        else:
-            raise ConfigError(
-                f"{rundir.path} already holds a run; pass --resume to continue it, --overwrite "
-                "to replace it, or --out DIR for a new one"
-            )
-    rundir.create()
-    rundir.write_config(config)
+    if distributed.launched():
+        # torchrun: join the group now, so only rank 0 touches the folder before training
+        distributed.setup(resolve_device(config["train"]["device"]))
+    if distributed.is_main():
+        _prepare(rundir, config, resume, overwrite)
+    distributed.barrier()
     info = {
         "experiment": config["experiment"]["name"],
         "method": built.method.name,
@@ -205,11 +195,33 @@ def run(
         evaluate=lambda x: sample_metrics(x, built.target, reference),
         info=info,
     )
-    if report:
+    if report and distributed.is_main():
         from pushforward.report import write_report
 
         write_report(rundir.path)
+    distributed.barrier()
     return rundir
+
+
+def _prepare(rundir: RunDir, config: dict[str, Any], resume: bool, overwrite: bool) -> None:
+    """Check the run folder against --resume/--overwrite, then create it and its config.toml."""
+    if rundir.path.exists() and any(rundir.path.iterdir()):
+        if resume:
+            _check_same_config(rundir, config)
+        elif overwrite:
+            if not rundir.config_path.is_file():
+                raise ConfigError(
+                    f"--overwrite refuses to delete {rundir.path}: it is not a run directory "
+                    "(no config.toml); pick another --out"
+                )
+            shutil.rmtree(rundir.path)
+        else:
+            raise ConfigError(
+                f"{rundir.path} already holds a run; pass --resume to continue it, --overwrite "
+                "to replace it, or --out DIR for a new one"
+            )
+    rundir.create()
+    rundir.write_config(config)
 
 
 # [train] keys that may change when a run resumes (a NaN stop asks for the last three)

@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from pushforward import distributed
 from pushforward.checkpoint import (
     load_latest_checkpoint,
     optimizer_from_flat,
@@ -196,30 +197,51 @@ class _State:
             gens,
         )
 
-    def save(self, run: RunDir, step: int, extra: dict[str, Any]) -> None:
+    def rng_states(self) -> dict[str, Tensor]:
+        """Generator states; distributed, each rank's noise stream too (a collective)."""
+        states = {f"rng.{k}": g.get_state() for k, g in self.gens.items()}
+        noise = distributed.gather_state(states["rng.noise"])
+        states.update({f"rng.noise.rank{r}": t for r, t in enumerate(noise) if r > 0})
+        return states
+
+    def save(self, run: RunDir | None, step: int, extra: dict[str, Any]) -> None:
+        """Write a checkpoint (every rank takes part; rank 0 writes)."""
+        rng = self.rng_states()
+        if run is None:
+            return
         tensors = {f"model.{k}": v for k, v in self.method.state_dict().items()}
         if self.ema is not None:
             tensors.update({f"ema.{k}": v for k, v in self.ema.shadow.items()})
         opt_tensors, opt_meta = optimizer_to_flat(self.optimizer)
         tensors.update(opt_tensors)
-        tensors.update({f"rng.{k}": g.get_state() for k, g in self.gens.items()})
+        tensors.update(rng)
         sched = {k: v for k, v in self.scheduler.state_dict().items() if k != "lr_lambdas"}
         state = {
             "step": step,
             "optimizer": opt_meta,
             "scheduler": sched,
             "threads": torch.get_num_threads(),
+            "world_size": distributed.world_size(),
             **extra,
         }
         save_checkpoint(run.checkpoint_path, tensors, state)
 
-    def restore(self, run: RunDir) -> tuple[dict[str, Any], Path]:
-        """Load the latest loadable checkpoint into every part; (state, file it came from)."""
+    def restore(self, run: RunDir, main: bool = True) -> tuple[dict[str, Any], Path]:
+        """Load the latest loadable checkpoint into every part; (state, file it came from).
+
+        Only the `main` process moves a damaged checkpoint aside and says so.
+        """
         try:
             tensors, state, used = load_latest_checkpoint(run.checkpoint_path)
         except RunDirError as e:
             raise RunDirError(f"cannot resume {run.path}: {e}") from None
-        if used != run.checkpoint_path:
+        saved_world = state.get("world_size", 1)
+        if saved_world != distributed.world_size():
+            raise RunDirError(
+                f"{used} was written by {saved_world} process(es), this run has "
+                f"{distributed.world_size()}; resume with --nproc_per_node={saved_world}"
+            )
+        if used != run.checkpoint_path and main:
             # move the damaged file aside, so the next save does not keep it as the previous
             damaged = run.checkpoint_path.with_name("checkpoint.damaged.safetensors")
             if run.checkpoint_path.exists():
@@ -243,7 +265,8 @@ class _State:
             optimizer_from_flat(self.optimizer, tensors, state["optimizer"])
             self.scheduler.load_state_dict({**state["scheduler"], "lr_lambdas": [None]})
             for k, g in self.gens.items():
-                g.set_state(tensors[f"rng.{k}"])
+                own = f"rng.{k}.rank{distributed.rank()}"
+                g.set_state(tensors[own if k == "noise" and own in tensors else f"rng.{k}"])
             float(state["train_time_s"])
         except (KeyError, RuntimeError, ValueError, TypeError) as e:
             raise RunDirError(
@@ -251,7 +274,7 @@ class _State:
                 f"({type(e).__name__}: {e}); start again without --resume (--overwrite)"
             ) from None
         saved_threads = state.get("threads")
-        if saved_threads is not None and saved_threads != torch.get_num_threads():
+        if main and saved_threads is not None and saved_threads != torch.get_num_threads():
             print(
                 f"warning: {used} was written with {saved_threads} CPU threads, this process "
                 f"uses {torch.get_num_threads()}; the resumed weights may differ in the last "
@@ -284,53 +307,80 @@ def fit(
     With a run directory, writes metrics, snapshots, checkpoints and run.json there;
     `evaluate(samples [n, d]) -> {name: float}` is called at each snapshot. `on_step(step)`
     runs after each step (tests use it to interrupt a run).
+
+    Under torchrun (see `pushforward.distributed`) each of the K processes trains on rows
+    [rank·B/K, (rank+1)·B/K) of the global batch of `config.batch_size` rows with
+    DistributedDataParallel, draws its own noise stream, and only rank 0 writes files.
     """
     if config.threads:
         torch.set_num_threads(config.threads)
-    device = resolve_device(config.device)
+    device = distributed.setup(resolve_device(config.device))
+    rank, world = distributed.rank(), distributed.world_size()
+    if config.batch_size % world:
+        raise ConfigError(
+            f"train.batch_size = {config.batch_size} is the global batch; it must divide "
+            f"evenly over {world} processes (use a multiple of {world})"
+        )
+    local = slice(rank * config.batch_size // world, (rank + 1) * config.batch_size // world)
+    main = rank == 0
     method.to(device)
+    model = _data_parallel(method, device)
     optimizer = _optimizer(method, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(config))
     ema = EMA(method, config.ema) if config.ema > 0 else None
-    gens = {"data": stream_generator(seed, 1), "noise": stream_generator(seed, 2)}
+    noise_stream = 2 if rank == 0 else 64 + rank  # rank 0 draws what one process draws
+    gens = {"data": stream_generator(seed, 1), "noise": stream_generator(seed, noise_stream)}
     state = _State(method, optimizer, scheduler, ema, gens)
     snaps = snapshot_steps(config.steps, config.snapshots)
     info = dict(info or {})
     start, train_time = 0, 0.0
+    writer = run if main else None  # the run directory, where this process may write
 
-    checkpoint_file = run.checkpoint_path if run is not None else None
+    checkpoint_path = run.checkpoint_path if run is not None else None
+    checkpoint_file = checkpoint_path  # the last good one (a resume may come from .prev)
     if run is not None:
-        run.create()
-        run.remove_temp_files()  # left by a writer that was killed mid-write
+        if writer is not None:
+            run.create()
+            run.remove_temp_files()  # left by a writer that was killed mid-write
         has_checkpoint = run.checkpoint_path.exists() or previous_path(run.checkpoint_path).exists()
+        distributed.barrier()
         if resume and has_checkpoint:
-            saved, checkpoint_file = state.restore(run)
+            # rank 0 first: it may move a damaged checkpoint aside before the others read
+            for turn in (True, False):
+                if main == turn:
+                    saved, checkpoint_file = state.restore(run, main)
+                distributed.barrier()
             start, train_time = saved["step"], float(saved["train_time_s"])
             if start > config.steps:
                 raise ConfigError(
                     f"{checkpoint_file} is at step {start}, past train.steps = {config.steps}; "
                     f"resume with --steps {start} or more"
                 )
-            run.truncate_metrics(start)
             old = run.read_info() if run.info_path.exists() else {}
             info = {**old, **info}
             snaps_done = saved.get("snapshots", old.get("snapshots", []))
             info["snapshots"] = [s for s in snaps_done if s["step"] <= start]
-            run.remove_snapshots_after(start)
-        else:
+            if writer is not None:
+                run.truncate_metrics(start)
+                run.remove_snapshots_after(start)
+        elif writer is not None:
             run.clear_training_files()  # a fresh start: nothing from an earlier attempt stays
             info.update(snapshots=[], panels=method.panels, steps=config.steps)
             data = target.sample(config.snapshot_samples, stream_generator(seed, 3))
             run.write_sets(run.static_path, method.static_sets(data, stream_generator(seed, 4)))
-        info.update(status="running", steps=config.steps)
-        run.write_info(info)
+        info.update(status="running", steps=config.steps, processes=world)
+        if writer is not None:
+            run.write_info(info)
+    run = writer  # from here on, `run` is where files go: rank 0 only
 
     def weights():
         return ema.applied(method) if ema is not None else contextlib.nullcontext()
 
     def snapshot(step: int) -> dict[str, float]:
+        if not main:
+            return {}
         method.eval()
-        with weights(), torch.no_grad():
+        with weights(), torch.no_grad(), distributed.single_process():
             sets = method.snapshot(config.snapshot_samples, stream_generator(seed, 4))
             scores = evaluate(sets["sample/generated"]) if evaluate else {}
         method.train()
@@ -344,8 +394,9 @@ def fit(
         return scores
 
     def checkpoint(step: int) -> None:
+        extra = {"train_time_s": train_time, "snapshots": info.get("snapshots", [])}
+        state.save(run, step, extra)  # every rank takes part (noise states); rank 0 writes
         if run is not None:
-            state.save(run, step, {"train_time_s": train_time, "snapshots": info["snapshots"]})
             info.update(step=step, train_time_s=train_time)
             run.write_info(info)
 
@@ -354,24 +405,25 @@ def fit(
     bar = tqdm(
         total=config.steps,
         initial=start,
-        disable=not progress,
+        disable=not (progress and main),
         mininterval=0.5,
         dynamic_ncols=True,
         desc=info.get("experiment", method.name),
     )
-    last_good = start if run is not None and start > 0 else None
+    last_good = start if checkpoint_path is not None and start > 0 else None
     loss_value, logs = float("nan"), {}
     try:
         for step in range(start + 1, config.steps + 1):
             tic = time.perf_counter()
-            batch = target.sample(config.batch_size, gens["data"]).to(device)
-            loss, logs = method.loss(batch, gens["noise"])
+            # every rank draws the global batch from the shared stream and keeps its rows
+            batch = target.sample(config.batch_size, gens["data"])[local].to(device)
+            loss, logs = model(batch, gens["noise"])
             optimizer.zero_grad(set_to_none=True)
-            if torch.isfinite(loss):
+            if torch.isfinite(loss) or world > 1:  # DDP: every rank must join the backward
                 loss.backward()
             clip = config.grad_clip if config.grad_clip > 0 else float("inf")
             grad_norm = torch.nn.utils.clip_grad_norm_(method.parameters(), clip)
-            if not _all_finite(loss.detach(), grad_norm):
+            if not distributed.all_true(_all_finite(loss.detach(), grad_norm)):
                 where = (
                     f"the last good checkpoint is {checkpoint_file} (step {last_good}); "
                     "metrics and snapshots up to here are kept"
@@ -395,6 +447,8 @@ def fit(
                 ema.update(method)
             train_time += time.perf_counter() - tic
             loss_value = float(loss.detach())
+            if step % config.log_every == 0 or step in (1, config.steps):
+                loss_value = distributed.mean_across(loss_value)  # every rank, same steps
             if run is not None and (step % config.log_every == 0 or step in (1, config.steps)):
                 record = {
                     "step": step,
@@ -407,9 +461,11 @@ def fit(
                 run.append_metrics(record)
             if step in snaps:
                 snapshot(step)
-            if run is not None and (step % config.checkpoint_every == 0 or step == config.steps):
+            if checkpoint_path is not None and (
+                step % config.checkpoint_every == 0 or step == config.steps
+            ):
                 checkpoint(step)
-                last_good, checkpoint_file = step, run.checkpoint_path
+                last_good, checkpoint_file = step, checkpoint_path
             bar.update(1)
             if step % config.log_every == 0:
                 bar.set_postfix(loss=f"{loss_value:.4g}", refresh=False)
@@ -427,4 +483,29 @@ def fit(
     if run is not None:
         info.update(status="done", step=config.steps, train_time_s=train_time)
         run.write_info(info)
+    distributed.barrier()  # the others wait until rank 0 has written everything
     return summary
+
+
+class _LossOf(nn.Module):
+    """`forward(batch, generator) = method.loss(...)`: what DistributedDataParallel wraps."""
+
+    def __init__(self, method: Method) -> None:
+        super().__init__()
+        self.method = method
+
+    def forward(self, batch: Tensor, generator: torch.Generator) -> tuple[Tensor, dict]:
+        """The method's loss and logs on a local batch `[b, d]`."""
+        return self.method.loss(batch, generator)
+
+
+def _data_parallel(method: Method, device: torch.device) -> nn.Module:
+    """The method's loss as a module: DDP-wrapped under torchrun, else called directly."""
+    module = _LossOf(method)
+    if distributed.world_size() == 1:
+        return module
+    from torch.nn.parallel import DistributedDataParallel
+
+    # every shipped method uses all its trainable parameters in each loss (tests/test_distributed)
+    ids = [device.index] if device.type == "cuda" else None
+    return DistributedDataParallel(module, device_ids=ids, find_unused_parameters=False)

@@ -43,6 +43,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from pushforward import distributed
 from pushforward.data.base import Distribution
 from pushforward.fields import KERNELS, multi_temperature_drift
 from pushforward.methods.base import Method, draw_normal
@@ -82,7 +83,7 @@ class ChartTransportConfig:
     critic_sigmas: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.2, 0.4])
     init_offset: list[float] | None = None
     init_scale: float = 1.0
-    chunk: int = 1024
+    chunk: int = 0
     field_arrows: int = 256
 
     def __post_init__(self) -> None:
@@ -105,8 +106,10 @@ class ChartTransportConfig:
         weights = (self.w_rec, self.w_drift, self.w_critic, self.w_reg, self.fiber_std)
         if any(w < 0 for w in weights) or self.step <= 0:
             raise ValueError("method.w_* and fiber_std must be >= 0, method.step > 0")
-        if self.latent_dim < 0 or self.chunk < 1 or self.init_scale <= 0:
-            raise ValueError("method.latent_dim >= 0, method.chunk >= 1, method.init_scale > 0")
+        if self.latent_dim < 0 or self.chunk < 0 or self.init_scale <= 0:
+            raise ValueError(
+                "method.latent_dim >= 0, method.chunk >= 0 (0 = auto), method.init_scale > 0"
+            )
         if self.init_fiber_std <= 0:
             raise ValueError(f"method.init_fiber_std must be > 0, got {self.init_fiber_std}")
 
@@ -144,18 +147,26 @@ class LatentDrift(LatentLearner):
     """Kernel drifting of data latents: attraction to prior samples, repulsion among latents."""
 
     def field(self, z: Tensor, generator: torch.Generator) -> tuple[Tensor | None, dict]:
-        """Summed multi-temperature drift field `[n, k]` at `z [n, k]` toward prior draws."""
+        """Summed multi-temperature drift field `[n, k]` at `z [n, k]` toward prior draws.
+
+        When distributed, against every rank's latents and prior draws (this rank's rows).
+        """
         c = self.config
         prior = self.sample_latent(z.shape[0], generator, z)
-        return multi_temperature_drift(
-            z.detach(),
-            prior,
-            c.temperatures,
-            kernel=c.kernel,
-            bidirectional=c.bidirectional,
-            normalize=c.normalize,
-            chunk=c.chunk,
-        )
+
+        def drift(latents: Tensor, targets: Tensor, **rows: Any) -> tuple[Tensor, dict]:
+            return multi_temperature_drift(
+                latents,
+                targets,
+                c.temperatures,
+                kernel=c.kernel,
+                bidirectional=c.bidirectional,
+                normalize=c.normalize,
+                chunk=c.chunk,
+                **rows,
+            )
+
+        return distributed.batch_field(drift, z.detach(), prior)
 
 
 class LatentScore(LatentLearner):

@@ -31,6 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from pushforward import distributed
 from pushforward.data.base import Distribution
 from pushforward.fields import FIELDS, KERNELS, annealed_temperatures, multi_temperature_drift
 from pushforward.methods.base import Method, draw_normal
@@ -61,7 +62,7 @@ class DriftingConfig:
     noise_dim: int = 0
     init_offset: list[float] | None = None
     init_scale: float = 1.0
-    chunk: int = 1024
+    chunk: int = 0
     field_arrows: int = 256
     field: str = "paper"
     sinkhorn_iters: int = 50
@@ -87,8 +88,10 @@ class DriftingConfig:
             raise ValueError(
                 "method.sinkhorn_iters >= 1, method.anneal_rate >= 0, 0 <= method.anneal_floor <= 1"
             )
-        if self.noise_dim < 0 or self.chunk < 1 or self.init_scale <= 0:
-            raise ValueError("method.noise_dim >= 0, method.chunk >= 1, method.init_scale > 0")
+        if self.noise_dim < 0 or self.chunk < 0 or self.init_scale <= 0:
+            raise ValueError(
+                "method.noise_dim >= 0, method.chunk >= 0 (0 = auto), method.init_scale > 0"
+            )
 
 
 class Drifting(Method):
@@ -137,8 +140,11 @@ class Drifting(Method):
             c.temperatures, int(self.step_count), c.anneal_rate, c.anneal_floor
         )
 
-    def field(self, x: Tensor, data: Tensor) -> tuple[Tensor, dict[str, float]]:
-        """Summed drift field `[n, d]` at generated `x [n, d]` toward `data [m, d]`, and logs."""
+    def field(self, x: Tensor, data: Tensor, **rows: Any) -> tuple[Tensor, dict[str, float]]:
+        """Summed drift field `[n, d]` at generated `x [n, d]` toward `data [m, d]`, and logs.
+
+        `rows` (`rows=`, `log_sum=`) restrict it to one rank's rows of a gathered batch.
+        """
         c = self.config
         v, logs = multi_temperature_drift(
             x,
@@ -151,6 +157,7 @@ class Drifting(Method):
             chunk=c.chunk,
             field=c.field,
             iterations=c.sinkhorn_iters,
+            **rows,
         )
         if c.anneal_rate == 0:
             return v, logs
@@ -161,7 +168,8 @@ class Drifting(Method):
     def loss(self, batch: Tensor, generator: torch.Generator) -> tuple[Tensor, dict[str, float]]:
         """‖f(ε) − stopgrad(f(ε) + V)‖² on a batch of `B` noises, with `batch [B, d]` as data."""
         x = self.f(draw_normal((batch.shape[0], self.noise_dim), generator, batch))
-        v, logs = self.field(x.detach(), batch)
+        # the field sees the global batch when distributed (this rank's rows of it)
+        v, logs = distributed.batch_field(self.field, x.detach(), batch)
         loss = (x - (x + v).detach()).square().sum(1).mean()
         logs["drift_rms"] = sum(logs.values())
         if self.config.anneal_rate > 0:

@@ -45,6 +45,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from pushforward import distributed
 from pushforward.data.base import Distribution
 from pushforward.methods.base import Method, draw_normal
 from pushforward.metrics.distances import DEFAULT_BANDWIDTHS
@@ -98,7 +99,7 @@ def sliced_wasserstein_loss(
     """SW2² between equal-size sets `x, y [n, d]`: mean 1-D W2² over random unit directions."""
     if x.shape != y.shape:
         raise ValueError(f"sliced Wasserstein needs equal-size sets, got {x.shape} and {y.shape}")
-    theta = draw_normal((x.shape[1], projections), generator, x)
+    theta = distributed.broadcast(draw_normal((x.shape[1], projections), generator, x))
     theta = theta / theta.norm(dim=0, keepdim=True)
     xs, ys = (x @ theta).sort(0).values, (y @ theta).sort(0).values
     return (xs - ys).square().mean()
@@ -183,7 +184,9 @@ class OneStepGenerator(Method):
     def loss(self, batch: Tensor, generator: torch.Generator) -> tuple[Tensor, dict[str, float]]:
         """D(f(ε), batch) on `B` fresh noises."""
         x = self.f(draw_normal((batch.shape[0], self.noise_dim), generator, batch))
-        return self.discrepancy(x, batch, generator), {}
+        # distributed: every rank computes D on the global batches (see distributed.gather)
+        x_all, y_all = distributed.gather(x), distributed.gather(batch)
+        return self.discrepancy(x_all, y_all, generator), {}
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, **solver: Any) -> Tensor:
