@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import save_file
 
-__all__ = ["make_run_dir"]
+__all__ = ["make_run_dir", "make_lyapunov_files"]
 
 
 def _bimodal(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -119,3 +119,47 @@ def make_run_dir(
                           "mode_mass/0": m0, "mode_mass/1": 1 - m0, "mmd": loss / 10})  # fmt: skip
     (run / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in lines))
     return run
+
+
+def make_lyapunov_files(
+    run: Path, *, n: int = 60, perturb: bool = True, seed: int = 0, step: int | None = None
+) -> dict:
+    """Write lyapunov.json / .safetensors into ``run`` as `pushforward lyapunov` would, for a
+    flow onto the unit sphere whose Lyapunov vectors are exactly (tangent, tangent, normal).
+
+    The spectrum has its largest gap after λ₂ (−0.3, −0.5 | −1.3), so d̂ = 2, and the angles
+    between the top-2 vectors and the true tangent are 0; returns the summary written.
+    """
+    import torch
+
+    from pushforward.commands.lyapunov import drawing_frame, summarise, write_results
+    from pushforward.data import make_distribution
+    from pushforward.metrics.lyapunov import Lyapunov
+
+    g = torch.Generator().manual_seed(seed)
+    target = make_distribution("sphere")
+    x = target.sample(n, g) * (1 + 0.05 * torch.randn(n, 1, generator=g))
+    normal = x / x.norm(dim=1, keepdim=True)
+    vectors = torch.cat([target.manifold.tangent(x), normal[:, :, None]], dim=2)
+    spectrum = torch.tensor([-0.3, -0.5, -1.3]) + 0.03 * torch.randn(n, 3, generator=g)
+    res = Lyapunov(x, spectrum.sort(dim=1, descending=True).values, vectors)
+    data = target.sample(400, g)
+    summary, angles = summarise(res, target, data, 2, g)
+    frame3, where = drawing_frame(x, target, data)
+    results = {"method": "synthetic", "dim": 3, "manifold_dim": 2, "n": n, "k": 3,
+               "frame3": where, "step": step,
+               "ode": {"time_s": 0.1, "steps": 10, **summary}}  # fmt: skip
+    if perturb:
+        row = {"error": "random-fourier", "size": 0.1, "along_mean": 0.09, "off_mean": 0.03,
+               "along_off_ratio": 3.0, "along_off_ratio_median": 2.5,
+               "distance_change_mean": 0.01, "distance_clean_mean": 0.15,
+               "distance_perturbed_mean": 0.16}  # fmt: skip
+        short = {**row, "error": "less-trained", "size": None, "along_mean": 0.06,
+                 "off_mean": 0.2, "along_off_ratio": 0.3, "short_steps": 200}  # fmt: skip
+        iso = {**row, "error": "isotropic", "size": 0.01, "along_off_ratio": 1.4}
+        results["perturbation"] = {
+            "rows": [row, short], "isotropic_baseline": iso,
+            "isotropic_expected_ratio": math.sqrt(2),
+        }  # fmt: skip
+    write_results(run, results, {"ode": res}, {"ode": angles}, data, frame3)
+    return results

@@ -1,8 +1,13 @@
-"""`pushforward lyapunov` end to end on a tiny trained run (ODE, SDE, perturbation, figures)."""
+"""`pushforward lyapunov` end to end on a tiny trained run (ODE, SDE, perturbation, figures,
+the results saved as data and drawn as panels of the run's report)."""
 
 import json
 
+from safetensors.numpy import load_file
+
 from pushforward.cli import main
+
+PANELS = ("lyapunov-spectrum", "lyapunov-angles", "lyapunov-vectors")
 
 TINY = """
 [experiment]
@@ -44,10 +49,30 @@ def test_lyapunov_command_on_diffusion_with_perturbation(tmp_path):
     assert all(r["along_mean"] >= 0 and r["off_mean"] >= 0 for r in rows)
     for name in ("spectrum", "angles", "vectors", "perturbation"):
         assert (out / f"lyapunov_{name}.png").stat().st_size > 1000
+    tensors = load_file(str(out / "lyapunov.safetensors"))
+    for key in ("ode", "sde"):
+        assert tensors[f"{key}/x"].shape == (12, 4)
+        assert tensors[f"{key}/exponents"].shape == (12, 4)
+        assert tensors[f"{key}/vectors"].shape == (12, 4, 4)
+        for ref in ("tangent", "random", "local_pca"):
+            angles = tensors[f"{key}/angle/{ref}"]
+            assert angles.shape == (12,) and angles.min() >= 0 and angles.max() <= 90
+        mean = tensors[f"{key}/exponents"].mean(0)
+        assert abs(mean - res[key]["exponents_mean"]).max() < 1e-5  # the same numbers
+    assert not any(k.endswith("_all") for k in res["ode"])  # per-sample data is not in JSON
+    text = (out / "report.html").read_text()  # the command rewrote the run's report
+    for div in (*PANELS, "lyapunov-perturbation"):
+        assert f'id="{div}"' in text, div
 
 
 def test_lyapunov_command_on_embedded_moons(tmp_path):
-    _, res = _run(tmp_path, "embedded-moons", 3, "flow-matching", ["-k", "2"])
+    out, res = _run(tmp_path, "embedded-moons", 3, "flow-matching", ["-k", "2", "--no-report"])
     assert res["manifold_dim"] == 1 and "sde" not in res
     assert len(res["ode"]["exponents_mean"]) == 2
     assert "angle_to_plane" in res["ode"]
+    assert "ode/angle/plane" in load_file(str(out / "lyapunov.safetensors"))
+    assert not (out / "report.html").exists()  # --no-report
+    assert main(["report", str(out)]) == 0  # `pushforward report` draws the saved results
+    text = (out / "report.html").read_text()
+    assert all(f'id="{div}"' in text for div in PANELS)
+    assert 'id="lyapunov-perturbation"' not in text  # no --perturb, no perturbation panel

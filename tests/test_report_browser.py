@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from matplotlib.image import imread
 
-from conftest_report import make_run_dir
+from conftest_report import make_lyapunov_files, make_run_dir
 from pushforward.report import write_comparison, write_report
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -114,4 +114,64 @@ def test_other_reports_render_without_errors(browser, tmp_path: Path, kind: str)
     shot = tmp_path / "shot.png"
     page.locator("#panels").screenshot(path=str(shot))
     assert _std(shot) > 0.03, "the figure is blank"
+    assert errors == []
+
+
+# The arrows of one drift-field variant in the live graph of the slider figure.
+VARIANT = """name => {
+  const t = document.getElementById('panels').data.find(t => t.legendgroup === 'vector:' + name);
+  return t ? {x: Array.from(t.x).slice(0, 30), color: t.line.color, visible: t.visible} : null;
+}"""
+RENDERED = """id => {
+  const gd = document.getElementById(id);
+  return gd && gd._fullLayout ? {types: gd.data.map(t => t.type),
+    svg: gd.querySelectorAll('.main-svg').length, gl: gd.querySelectorAll('canvas').length}
+    : null;
+}"""
+
+
+def test_drift_variants_panel_moves_with_the_slider(browser, tmp_path: Path) -> None:
+    run = make_run_dir(tmp_path, "2d", n_snapshots=3, n_points=150)
+    page, errors = _open(browser, write_report(run, pngs=False))
+    last = {v: page.evaluate(VARIANT, v) for v in ("paper", "sinkhorn", "mmd-gradient")}
+    assert all(last.values()), "a variant has no arrows in the page"
+    assert len({v["color"] for v in last.values()}) == 3
+    page.evaluate(
+        "() => Plotly.animate('panels', ['0'], {mode: 'immediate', frame: {duration: 0,"
+        " redraw: true}, transition: {duration: 0}})"
+    )
+    page.wait_for_timeout(300)
+    first = page.evaluate(VARIANT, "sinkhorn")
+    assert first["x"] != last["sinkhorn"]["x"], "the variants panel did not follow the slider"
+    # the legend toggles one variant: hide Sinkhorn by clicking its entry
+    entry = page.locator(".legendtext", has_text="sinkhorn").first.bounding_box()
+    page.mouse.click(entry["x"] + entry["width"] / 2, entry["y"] + entry["height"] / 2)
+    page.wait_for_function(  # plotly waits out its double-click delay first
+        f"() => ({VARIANT})('sinkhorn').visible === 'legendonly'", timeout=5_000
+    )
+    assert page.evaluate(VARIANT, "paper")["visible"] in (None, True)  # the others stay
+    shot = tmp_path / "variants.png"
+    page.locator("#panels").screenshot(path=str(shot))
+    assert _std(shot) > 0.03, "the figure is blank"
+    assert errors == []
+
+
+def test_lyapunov_panels_render_without_errors(browser, tmp_path: Path) -> None:
+    run = make_run_dir(tmp_path, "3d", n_snapshots=2, n_points=100)
+    make_lyapunov_files(run, n=60)
+    page, errors = _open(browser, write_report(run, pngs=False))
+    found = {}
+    for div in ("lyapunov-spectrum", "lyapunov-angles", "lyapunov-vectors",
+                "lyapunov-perturbation"):  # fmt: skip
+        page.locator(f"#{div}").scroll_into_view_if_needed()
+        page.wait_for_function(RENDERED, arg=div, timeout=10_000)
+        found[div] = page.evaluate(RENDERED, div)
+        shot = tmp_path / f"{div}.png"
+        page.locator(f"#{div}").screenshot(path=str(shot))
+        assert _std(shot) > 0.03, f"{div} is blank"
+    assert "box" in found["lyapunov-spectrum"]["types"]
+    assert set(found["lyapunov-angles"]["types"]) == {"histogram"}
+    assert "scatter3d" in found["lyapunov-vectors"]["types"]
+    assert found["lyapunov-vectors"]["gl"] > 0, "the 3-D scene has no WebGL canvas"
+    assert set(found["lyapunov-perturbation"]["types"]) == {"bar"}
     assert errors == []

@@ -9,8 +9,11 @@ random-subspace baseline); always, the exponent gap's dimension estimate and the
 local-PCA tangent estimate of the data. `--perturb` adds the robustness study: a random smooth
 error field of several sizes, and the error of a less-trained model (a short second run
 trained into RUN_DIR/lyapunov_short), with the displacement of each sample split along / off
-the manifold. Writes `lyapunov.json` and PNGs (`lyapunov_spectrum.png`, `lyapunov_angles.png`,
-`lyapunov_vectors.png`, `lyapunov_perturbation.png`) into `--out` (default: the run dir).
+the manifold. Writes the results as data, `lyapunov.json` (scalars) and `lyapunov.safetensors`
+(per-sample spectra, vectors and angles; keys in `pushforward.report.lyapunov`), plus PNGs
+(`lyapunov_spectrum.png`, `lyapunov_angles.png`, `lyapunov_vectors.png`,
+`lyapunov_perturbation.png`) into `--out` (default: the run dir), and then rewrites the run's
+report.html, whose Lyapunov section draws them (`pushforward report RUN_DIR` does too).
 """
 
 from __future__ import annotations
@@ -41,7 +44,16 @@ from pushforward.metrics.lyapunov import (
     sde_lyapunov,
 )
 
-__all__ = ["register", "Dynamics", "dynamics", "analyse", "perturbation_study"]
+__all__ = [
+    "register",
+    "Dynamics",
+    "dynamics",
+    "summarise",
+    "analyse",
+    "perturbation_study",
+    "drawing_frame",
+    "write_results",
+]
 
 
 @dataclass
@@ -119,36 +131,45 @@ def _angle_stats(angles: np.ndarray) -> dict[str, float]:
     }
 
 
-def _random_baseline(n: int, big: int, d: int, tangent: Tensor, g: torch.Generator) -> dict:
-    """Angles between random d-frames and the tangent (what no alignment gives)."""
-    rand = torch.linalg.qr(torch.randn(n, big, d, generator=g, dtype=torch.float64))[0]
-    return _angle_stats(principal_angles(rand, tangent).max(1))
+def _random_frames(n: int, big: int, d: int, g: torch.Generator) -> Tensor:
+    """`n` random orthonormal d-frames in R^big `[n, big, d]` (what no alignment gives)."""
+    return torch.linalg.qr(torch.randn(n, big, d, generator=g, dtype=torch.float64))[0]
 
 
-def summarise(res: Lyapunov, target: Any, data: Tensor, d_true: int | None, g) -> dict:
-    """Exponent spectrum, gap, dimension estimate and alignment angles of one analysis."""
+def summarise(
+    res: Lyapunov, target: Any, data: Tensor, d_true: int | None, g: torch.Generator
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Exponent spectrum, gap, dimension estimate and alignment angles of one analysis.
+
+    Returns the scalars (for lyapunov.json) and the per-sample largest principal angles in
+    degrees `{reference: [n]}` (tangent, random, local_pca, pca_vs_tangent, plane).
+    """
     lam = res.exponents.double()
     d_hat, gaps = dimension_from_gap(lam)
+    d = d_true or d_hat
     out: dict[str, Any] = {
         "exponents_mean": lam.mean(0).tolist(),
         "exponents_std": lam.std(0).tolist(),
         "gaps": gaps.tolist(),
         "dim_estimate": d_hat,
+        "top_d": d,
     }
     if res.benettin is not None:
         out["benettin_mean"] = res.benettin.mean(0).tolist()
-    d = d_true or d_hat
     top = res.vectors[:, :, :d]
     pca = local_pca_tangent(res.x, data, d, neighbours=max(10, 4 * d))
-    out["angle_to_local_pca"] = _angle_stats(principal_angles(top, pca).max(1))
+    angles = {"local_pca": principal_angles(top, pca).max(1)}
+    out["angle_to_local_pca"] = _angle_stats(angles["local_pca"])
     manifold = getattr(target, "manifold", None)
     if manifold is not None:
         tangent = manifold.tangent(res.x)
-        per_sample = principal_angles(top, tangent).max(1)
-        out["angle_to_tangent"] = _angle_stats(per_sample)
-        out["angle_to_tangent_all"] = per_sample.tolist()
-        out["local_pca_vs_tangent"] = _angle_stats(principal_angles(pca, tangent).max(1))
-        out["random_vs_tangent"] = _random_baseline(len(res.x), res.x.shape[1], d, tangent, g)
+        angles["tangent"] = principal_angles(top, tangent).max(1)
+        angles["pca_vs_tangent"] = principal_angles(pca, tangent).max(1)
+        rand = _random_frames(len(res.x), res.x.shape[1], d, g)
+        angles["random"] = principal_angles(rand, tangent).max(1)
+        out["angle_to_tangent"] = _angle_stats(angles["tangent"])
+        out["local_pca_vs_tangent"] = _angle_stats(angles["pca_vs_tangent"])
+        out["random_vs_tangent"] = _angle_stats(angles["random"])
         if d_hat != d:
             out["angle_to_tangent_top_dhat"] = _angle_stats(
                 principal_angles(res.vectors[:, :, :d_hat], tangent).max(1)
@@ -156,7 +177,8 @@ def summarise(res: Lyapunov, target: Any, data: Tensor, d_true: int | None, g) -
         if hasattr(manifold, "plane"):  # embedded moons: the curve plus its in-plane noise
             plane = manifold.plane(res.x)
             top_p = res.vectors[:, :, : plane.shape[2]]
-            out["angle_to_plane"] = _angle_stats(principal_angles(top_p, plane).max(1))
+            angles["plane"] = principal_angles(top_p, plane).max(1)
+            out["angle_to_plane"] = _angle_stats(angles["plane"])
             off = res.x.double() - (res.x.double() @ plane[0].double()) @ plane[0].T.double()
             out["sample_distance_to_plane_mean"] = float(off.norm(dim=1).mean())
         dist = manifold.distance(res.x)
@@ -164,11 +186,12 @@ def summarise(res: Lyapunov, target: Any, data: Tensor, d_true: int | None, g) -
             "mean": float(dist.mean()),
             "median": float(dist.median()),
         }
-    return out
+    return out, angles
 
 
 def analyse(built: Any, n: int, k: int | None, steps: int | None, seed: int) -> tuple:
-    """(summary dict, {analysis: Lyapunov}, data [4000, d]) of a built, trained run."""
+    """(summary dict, {analysis: Lyapunov}, data [4000, d], {analysis: {reference: angles
+    [n]}}) of a built, trained run."""
     method, target = built.method, built.target
     method.eval()
     dyn = dynamics(method)
@@ -176,7 +199,9 @@ def analyse(built: Any, n: int, k: int | None, steps: int | None, seed: int) -> 
     data = target.sample(4000, torch.Generator().manual_seed(seed + 1))
     manifold = getattr(target, "manifold", None)
     d_true = getattr(manifold, "dim", None)
-    results: dict[str, Any] = {"method": method.name, "dim": target.dim, "manifold_dim": d_true}
+    results: dict[str, Any] = {
+        "method": method.name, "dim": target.dim, "manifold_dim": d_true, "n": n,
+    }  # fmt: skip
     kept: dict[str, Lyapunov] = {}
     z = dyn.draw(n, g).to(method.device)
     if dyn.kind == "map":
@@ -194,9 +219,12 @@ def analyse(built: Any, n: int, k: int | None, steps: int | None, seed: int) -> 
             start = time.perf_counter()
             kept["sde"] = sde_lyapunov(*dyn.sde, z, dyn.t0, dyn.t1, k=k, steps=steps, generator=g)
             results["sde"] = {"time_s": time.perf_counter() - start, "steps": steps}
+    angles = {}
     for key, res in kept.items():
-        results[key].update(summarise(res, target, data, d_true, g))
-    return results, kept, data
+        summary, angles[key] = summarise(res, target, data, d_true, g)
+        results[key].update(summary)
+    results["k"] = next(iter(kept.values())).exponents.shape[1]
+    return results, kept, data, angles
 
 
 def _short_run(run_dir: Path, config: dict, steps: int) -> Any:
@@ -336,23 +364,18 @@ def plot_spectrum(results: dict, kept: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_angles(results: dict, kept: dict, target: Any, data: Tensor, path: Path) -> None:
+def plot_angles(angles: dict[str, dict[str, np.ndarray]], path: Path) -> None:
     """Histograms of the largest principal angle, top-d vectors vs tangent (or local PCA)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.6, 3.6), dpi=120)
-    manifold = getattr(target, "manifold", None)
     bins = np.linspace(0, 90, 46)
-    for key, res in kept.items():
-        d = results["manifold_dim"] or results[key]["dim_estimate"]
-        top = res.vectors[:, :, :d]
-        ref = manifold.tangent(res.x) if manifold is not None else local_pca_tangent(res.x, data, d)
-        ax.hist(principal_angles(top, ref).max(1), bins=bins, alpha=0.6, label=key)
-        if manifold is not None:
-            rnd = torch.linalg.qr(torch.randn(top.shape, dtype=torch.float64))[0]
-            base = principal_angles(rnd, ref).max(1)
-    if manifold is not None:
+    tangent = all("tangent" in a for a in angles.values())
+    for key, found in angles.items():
+        ax.hist(found["tangent" if tangent else "local_pca"], bins=bins, alpha=0.6, label=key)
+    if tangent:
+        base = next(iter(angles.values()))["random"]
         ax.hist(base, bins=bins, histtype="step", color="k", label="random subspace")
-    ax.set_xlabel("largest principal angle to " + ("tangent" if manifold else "local PCA") + " (°)")
+    ax.set_xlabel("largest principal angle to " + ("tangent" if tangent else "local PCA") + " (°)")
     ax.set_ylabel("samples")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -360,16 +383,20 @@ def plot_angles(results: dict, kept: dict, target: Any, data: Tensor, path: Path
     plt.close(fig)
 
 
-def _coords3(x: Tensor, target: Any, data: Tensor) -> tuple[Tensor, Tensor]:
-    """3-D coordinates map `[D, 3]` for drawing: the manifold's embedding, else data PCA."""
+def drawing_frame(x: Tensor, target: Any, data: Tensor) -> tuple[Tensor, str]:
+    """3-D drawing coordinates `[D, 3]` (orthonormal columns) and what they are: the axes,
+    the manifold's 3-D embedding, else the top-3 principal directions of the data."""
     manifold = getattr(target, "manifold", None)
     basis = getattr(manifold, "basis", None)
     if x.shape[1] == 3:
-        return torch.eye(3, dtype=x.dtype)
+        return torch.eye(3, dtype=x.dtype), "the data's coordinates"
     if basis is not None and basis.shape[1] == 3:
-        return basis.to(x.dtype)
+        return basis.to(x.dtype), "the manifold's 3-D span in the embedding"
     centred = data - data.mean(0)
-    return torch.linalg.svd(centred, full_matrices=False)[2][:3].T.to(x.dtype)
+    pcs = torch.linalg.svd(centred, full_matrices=False)[2][:3].T.to(x.dtype)
+    if pcs.shape[1] < 3:  # 1-D or 2-D data: pad with zero columns
+        pcs = torch.nn.functional.pad(pcs, (0, 3 - pcs.shape[1]))
+    return pcs, "top-3 principal directions of the data"
 
 
 def plot_vectors(kept: dict, results: dict, target: Any, data: Tensor, path: Path) -> None:
@@ -377,7 +404,7 @@ def plot_vectors(kept: dict, results: dict, target: Any, data: Tensor, path: Pat
     plt = _plt()
     key = next(iter(kept))
     res = kept[key]
-    proj = _coords3(res.x, target, data)
+    proj, _ = drawing_frame(res.x, target, data)
     pts = (res.x @ proj).numpy()
     dat = (data[:1500] @ proj.to(data.dtype)).numpy()
     d = results["manifold_dim"] or results[key]["dim_estimate"]
@@ -420,12 +447,46 @@ def plot_perturbation(study: dict, path: Path) -> None:
     plt.close(fig)
 
 
+# -- files --------------------------------------------------------------------------------
+
+
+def write_results(
+    out: Path,
+    results: dict[str, Any],
+    kept: dict[str, Lyapunov],
+    angles: dict[str, dict[str, np.ndarray]],
+    data: Tensor,
+    frame3: Tensor,
+    max_data: int = 1500,
+) -> tuple[Path, Path]:
+    """Write `lyapunov.json` (scalars) and `lyapunov.safetensors` (per-sample tensors; keys in
+    `pushforward.report.lyapunov`) atomically into `out`; return both paths."""
+    from safetensors.torch import save
+
+    from pushforward.checkpoint import atomic_write_bytes
+    from pushforward.report.lyapunov import SUMMARY_FILE, TENSOR_FILE
+
+    tensors: dict[str, Tensor] = {"data": data[:max_data], "frame3": frame3}
+    for key, res in kept.items():
+        tensors[f"{key}/x"] = res.x
+        tensors[f"{key}/exponents"] = res.exponents
+        tensors[f"{key}/vectors"] = res.vectors
+        for ref, values in angles[key].items():
+            tensors[f"{key}/angle/{ref}"] = torch.as_tensor(np.ascontiguousarray(values))
+    flat = {k: v.detach().float().cpu().contiguous().clone() for k, v in tensors.items()}
+    json_path, tensor_path = out / SUMMARY_FILE, out / TENSOR_FILE
+    atomic_write_bytes(tensor_path, save(flat, metadata={"format": "pushforward-lyapunov/1"}))
+    atomic_write_bytes(json_path, (json.dumps(results, indent=1) + "\n").encode())
+    return json_path, tensor_path
+
+
 # -- the command ----------------------------------------------------------------------------
 
 
 def cmd_lyapunov(args: argparse.Namespace) -> int:
-    """Load the run, analyse, perturb (optionally), write lyapunov.json and the figures."""
+    """Load the run, analyse, perturb (optionally), write the results, figures and report."""
     from pushforward.experiment import load_run
+    from pushforward.rundir import RunDir
 
     torch.set_num_threads(args.threads)
     run_dir = Path(args.run_dir)
@@ -433,7 +494,10 @@ def cmd_lyapunov(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else run_dir
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    results, kept, data = analyse(built, args.n, args.k, args.steps, args.seed)
+    results, kept, data, angles = analyse(built, args.n, args.k, args.steps, args.seed)
+    first = next(iter(kept.values()))
+    frame3, results["frame3"] = drawing_frame(first.x, built.target, data)
+    results["step"] = RunDir(run_dir).read_info().get("step")  # the model analysed
     if args.perturb:
         if getattr(built.target, "manifold", None) is None:
             raise ConfigError("--perturb needs data with a known manifold (sphere, embedded-moons)")
@@ -444,10 +508,17 @@ def cmd_lyapunov(args: argparse.Namespace) -> int:
         plot_perturbation(results["perturbation"], out / "lyapunov_perturbation.png")
     results["time_s"] = time.perf_counter() - start
     plot_spectrum(results, kept, out / "lyapunov_spectrum.png")
-    plot_angles(results, kept, built.target, data, out / "lyapunov_angles.png")
+    plot_angles(angles, out / "lyapunov_angles.png")
     plot_vectors(kept, results, built.target, data, out / "lyapunov_vectors.png")
-    (out / "lyapunov.json").write_text(json.dumps(results, indent=1))
+    json_path, tensor_path = write_results(out, results, kept, angles, data, frame3)
     print(json.dumps(_brief(results), indent=1))
+    print(f"wrote {json_path}, {tensor_path.name} and lyapunov_*.png in {out}")
+    if args.report and out.resolve() == run_dir.resolve():
+        from pushforward.report import write_report
+        from pushforward.report.command import human_size
+
+        html = write_report(run_dir, pngs=False)
+        print(f"wrote {html} ({human_size(html.stat().st_size)}) with the Lyapunov panels")
     return 0
 
 
@@ -501,4 +572,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="training steps of the less-trained model for --perturb (0: skip)",
     )
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument(
+        "--no-report",
+        dest="report",
+        action="store_false",
+        help="do not rewrite the run's report.html (it gains the Lyapunov panels)",
+    )
     p.set_defaults(func=cmd_lyapunov)

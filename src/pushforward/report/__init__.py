@@ -1,8 +1,10 @@
 """Reports of a run directory: a self-contained interactive HTML page and static PNGs.
 
 A slider moves through the training snapshots; each panel (``sample``, ``latent``, ``forward``,
-``inverse``, ``field``) is a subplot with one trace per point set. Reads only the run directory
-(docs/architecture.md), so it can run on its own, during or after training.
+``inverse``, ``field``) is a subplot with one trace per point set. Derived panels join them: every
+drift-field variant on one frame for a 2-D drifting run (`report.drift_variants`), and the
+Lyapunov section where `pushforward lyapunov` saved its results (`report.lyapunov`). Reads only
+the run directory (docs/architecture.md), so it can run on its own, during or after training.
 
 Example:
     >>> from pushforward.report import write_report

@@ -4,6 +4,8 @@ A *cell* is one subplot: the point sets of one panel at every frame. Each set is
 (legend toggles per set name, one colour per name across panels and runs); sets that change over
 training are rewritten by the frames, the others are drawn once. 2-D data is a scatter, 3-D data a
 scene, image data a tiled grid, and the ``field`` panel draws arrows from ``from`` along ``vector``.
+A cell may hold several arrow sets at the same starts, ``vector:NAME`` (one legend entry ``NAME``
+each, drawn at one shared scale that the subplot title gives), e.g. every drift-field variant.
 """
 
 from __future__ import annotations
@@ -11,17 +13,21 @@ from __future__ import annotations
 import copy
 import math
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from pushforward.report.load import Run
 
 __all__ = [
     "ARROWS",
+    "VECTOR",
+    "is_vector",
     "Cell",
     "Drawer",
     "tile_images",
@@ -32,9 +38,11 @@ __all__ = [
     "cells_figure",
     "slider_figure",
     "comparison_figure",
+    "figure_div",
 ]
 
 ARROWS = "field"  # legend name of the arrows drawn from `from` along `vector`
+VECTOR = "vector"  # the arrow set of a field panel; `vector:NAME` names one of several
 MAX_IMAGES = 64
 _COLORS = {
     "data": "#1f77b4",
@@ -57,11 +65,22 @@ _PLAY = {
     "fromcurrent": True,
     "transition": {"duration": 0},
 }
+_CONFIG = {"displaylogo": False, "responsive": True, "scrollZoom": False}
 _JUMP = {
     "frame": {"duration": 0, "redraw": True},
     "mode": "immediate",
     "transition": {"duration": 0},
 }
+
+
+def figure_div(fig: go.Figure | dict[str, Any], div_id: str) -> str:
+    """A <div> plus the script that draws ``fig`` into it (plotly.js comes from the page)."""
+    fig = fig if isinstance(fig, dict) else fig.to_plotly_json()
+    return pio.to_html(
+        fig, include_plotlyjs=False, full_html=False, div_id=div_id, config=_CONFIG,
+        auto_play=False, default_width="100%", validate=False,
+        default_height=f"{fig['layout']['height']}px",
+    )  # fmt: skip
 
 
 def set_color(name: str) -> str:
@@ -74,6 +93,11 @@ def set_color(name: str) -> str:
     return _FALLBACK[zlib.crc32(name.encode()) % len(_FALLBACK)]
 
 
+def is_vector(key: str) -> bool:
+    """Whether set ``key`` holds arrows (``vector`` or ``vector:NAME``), not points."""
+    return key == VECTOR or key.startswith(VECTOR + ":")
+
+
 def rounded(a: np.ndarray, digits: int = 4) -> list[float | None]:
     """``[n]`` floats as a JSON-ready list at ``digits`` significant digits (NaN/inf -> None)."""
     fmt = f"{{:.{digits}g}}"
@@ -82,18 +106,32 @@ def rounded(a: np.ndarray, digits: int = 4) -> list[float | None]:
 
 @dataclass(frozen=True)
 class Cell:
-    """One subplot: ``frames[i][set]`` is the ``[n, d]`` point set ``set`` at frame ``i``."""
+    """One subplot: ``frames[i][set]`` is the ``[n, d]`` point set ``set`` at frame ``i``.
+
+    ``colors`` overrides `set_color` for some trace keys (``"vector:NAME"`` for named arrows);
+    ``arrow_length`` is the drawn length of the 95th-percentile arrow, a fraction of the span.
+    """
 
     title: str
     frames: list[dict[str, np.ndarray]]
     static: frozenset[str] = frozenset()
     image_shape: tuple[int, ...] | None = None
     frame_titles: list[str] | None = None
+    colors: dict[str, str] = field(default_factory=dict)
+    arrow_length: float = 0.08
+
+    def vector_keys(self) -> list[str]:
+        """The arrow sets drawn from ``from`` (``vector``, ``vector:NAME``), in first-seen order."""
+        seen: dict[str, None] = {}
+        for f in self.frames:
+            if "from" in f:
+                seen.update(dict.fromkeys(k for k in f if is_vector(k)))
+        return list(seen)
 
     @property
     def arrows(self) -> bool:
-        """Whether the cell draws a field: ``from`` and ``vector`` are both present."""
-        return any({"from", "vector"} <= f.keys() for f in self.frames)
+        """Whether the cell draws a field: ``from`` and an arrow set are both present."""
+        return bool(self.vector_keys())
 
     @property
     def dim(self) -> int:
@@ -108,19 +146,28 @@ class Cell:
         return {1: "1d", 3: "3d"}.get(self.dim, "2d")
 
     def names(self) -> list[str]:
-        """Trace names in drawing order: static sets, then changing ones, then the arrows."""
+        """Trace names in drawing order: static sets, then changing ones, then the arrows
+        (``field`` for ``vector``, ``vector:NAME`` for each named arrow set)."""
         seen: dict[str, None] = {}
         for f in self.frames:
             seen.update(dict.fromkeys(f))
-        names = [k for k in seen if not (self.arrows and k in ("from", "vector"))]
+        vectors = self.vector_keys()
+        names = [k for k in seen if not (vectors and (k == "from" or k in vectors))]
         names.sort(key=lambda k: k not in self.static)
-        return names + ([ARROWS] if self.arrows and self.kind != "image" else [])
+        if self.kind == "image":
+            return names
+        return names + [ARROWS if k == VECTOR else k for k in vectors]
 
     def is_static(self, key: str) -> bool:
         """Whether trace ``key`` is the same in every frame (drawn once, not in the frames)."""
-        if key == ARROWS:
-            return {"from", "vector"} <= self.static
+        vector = VECTOR if key == ARROWS else key
+        if is_vector(vector):
+            return {"from", vector} <= self.static
         return key in self.static
+
+    def color(self, key: str) -> str:
+        """The colour of trace ``key``: ``colors[key]``, else `set_color` (arrows orange)."""
+        return self.colors.get(key) or set_color(key)
 
 
 def run_cells(run: Run) -> list[Cell]:
@@ -181,7 +228,7 @@ class Drawer:
             _coords(a[: self.max_points], k)
             for f in cell.frames
             for name, a in f.items()
-            if name != "vector" and a.size
+            if not is_vector(name) and a.size
         ]
         if cell.kind == "1d":
             points = [np.c_[p[:, :1], _jitter(len(p))] for p in points]
@@ -196,11 +243,12 @@ class Drawer:
             lo, hi = mid - span / 2, mid + span / 2
         self.lo, self.hi = lo - 0.08 * span, hi + 0.08 * span
         if cell.arrows:
-            vecs = [f["vector"][: self.max_arrows] for f in cell.frames if "vector" in f]
+            keys = cell.vector_keys()
+            vecs = [f[k][: self.max_arrows] for f in cell.frames for k in keys if k in f]
             lengths = np.linalg.norm(_coords(np.concatenate(vecs), k), axis=1)
             lengths = lengths[np.isfinite(lengths) & (lengths > 0)]
             if len(lengths):
-                self.scale = float(0.08 * span / np.quantile(lengths, 0.95))
+                self.scale = float(cell.arrow_length * span / np.quantile(lengths, 0.95))
 
     def _image_setup(self) -> None:
         sets = [a for f in self.cell.frames for a in f.values() if a.size]
@@ -218,17 +266,24 @@ class Drawer:
         """The legend name of the arrows, with their display scale."""
         return ARROWS if abs(self.scale - 1) < 1e-3 else f"{ARROWS} (×{self.scale:.2g})"
 
+    def legend_name(self, key: str) -> str:
+        """The legend name of trace ``key``: `label` for ``field``, NAME for ``vector:NAME``."""
+        if key == ARROWS:
+            return self.label
+        return key.split(":", 1)[1] if is_vector(key) and ":" in key else key
+
     def trace(self, key: str, frame: int) -> dict[str, Any]:
         """The plotly trace (a dict) of set ``key`` at frame ``frame``."""
         sets = self.cell.frames[frame]
         kind = self.cell.kind
-        if key == ARROWS:
-            return self._arrows(sets.get("from"), sets.get("vector"))
+        if key == ARROWS or is_vector(key):
+            vector = sets.get(VECTOR if key == ARROWS else key)
+            return self._arrows(sets.get("from"), vector, self.cell.color(key))
         a = sets.get(key, np.zeros((0, self.cell.dim), np.float32))
         if kind == "image":
             return self._image(key, a)
         a = _coords(a[: self.max_points], 3 if kind == "3d" else 2)
-        color = set_color(key)
+        color = self.cell.color(key)
         if kind == "3d":
             marker = {"size": 2, "color": color, "opacity": 0.7}
             xyz = {c: rounded(a[:, i]) for i, c in enumerate("xyz")}
@@ -243,7 +298,9 @@ class Drawer:
             "marker": marker,
         }
 
-    def _arrows(self, start: np.ndarray | None, vector: np.ndarray | None) -> dict[str, Any]:
+    def _arrows(
+        self, start: np.ndarray | None, vector: np.ndarray | None, color: str
+    ) -> dict[str, Any]:
         d = 3 if self.cell.kind == "3d" else 2
         m = (
             min(len(start), len(vector), self.max_arrows)
@@ -259,7 +316,6 @@ class Drawer:
             else:
                 a0, a1 = start[:, i], end[:, i]
             coords[c] = [v for p in zip(rounded(a0), rounded(a1), strict=True) for v in (*p, None)]
-        color = set_color(ARROWS)
         sizes = [0, 7, 0] * m
         if d == 3:
             line, marker = {"color": color, "width": 3}, {"size": [0, 3, 0] * m, "color": color}
@@ -359,7 +415,7 @@ def _layout_cell(fig: go.Figure, cell: Cell, drawer: Drawer, ref: dict[str, str]
         for k, name in enumerate(n for n in cell.names() if n != ARROWS):
             fig.add_annotation(
                 x=k * (cols + 2) + cols / 2, y=-1.4, text=name, showarrow=False,
-                xref=ref["xaxis"], yref=ref["yaxis"], font={"color": set_color(name)},
+                xref=ref["xaxis"], yref=ref["yaxis"], font={"color": cell.color(name)},
             )  # fmt: skip
         return
     fig.update_xaxes(range=[float(lo[0]), float(hi[0])], constrain="domain", **rc)
@@ -401,7 +457,7 @@ def cells_figure(
     for i, (cell, drawer) in enumerate(zip(cells, drawers, strict=True)):
         rc = {"row": i // cols + 1, "col": i % cols + 1}
         for key in cell.names():
-            name = drawer.label if key == ARROWS else key
+            name = drawer.legend_name(key)
             meta = {"name": name, "legendgroup": key, "showlegend": key not in legend}
             legend.add(key)
             base.append({**drawer.trace(key, last), **meta})
@@ -438,6 +494,8 @@ def _title(cell: Cell, drawer: Drawer, frame: int) -> str:
         note = f" (first 2 of {cell.dim} coordinates)"
     elif cell.kind == "image" and drawer.n_images:
         note = f" ({drawer.n_images} samples per set)"
+    if any(k != VECTOR for k in cell.vector_keys()) and cell.kind != "image":
+        note += f" · arrows ×{drawer.scale:.2g}"
     title = cell.frame_titles[frame] if cell.frame_titles else cell.title
     return f"<b>{title}</b>{note}"
 
@@ -481,10 +539,17 @@ def _decorate(fig: go.Figure, labels: list[str], rows: int, prefix: str) -> None
     )  # fmt: skip
 
 
-def slider_figure(run: Run, *, max_points: int = 2000, max_arrows: int = 500) -> dict[str, Any]:
-    """The run's panels side by side, one frame per snapshot step, slider over the steps."""
+def slider_figure(
+    run: Run, *, max_points: int = 2000, max_arrows: int = 500, extra: Sequence[Cell] = ()
+) -> dict[str, Any]:
+    """The run's panels side by side, one frame per snapshot step, slider over the steps.
+
+    ``extra`` cells (derived panels with one frame per snapshot, e.g. every drift-field
+    variant) come after the run's own panels and move with the same slider.
+    """
     labels = [str(s) for s in run.steps] or ["final"]
-    return cells_figure(run_cells(run), labels, max_points=max_points, max_arrows=max_arrows)
+    cells = [*run_cells(run), *extra]
+    return cells_figure(cells, labels, max_points=max_points, max_arrows=max_arrows)
 
 
 def comparison_figure(runs: list[Run], *, max_points: int = 2000) -> dict[str, Any]:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any
 
-import plotly.graph_objects as go
-import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from pushforward.report.curves import curves_figure, last_eval
-from pushforward.report.figures import comparison_figure, slider_figure
+from pushforward.report.drift_variants import variants_cell
+from pushforward.report.figures import Cell, comparison_figure, figure_div, slider_figure
 from pushforward.report.load import Run, load_run
+from pushforward.report.lyapunov import load_lyapunov, lyapunov_section
 from pushforward.report.static import write_pngs
 
 __all__ = ["write_report", "write_comparison", "page"]
@@ -30,17 +29,6 @@ td.num { font-family: ui-monospace, monospace; text-align: right; }
 pre { background: #f6f8fa; padding: 12px; overflow-x: auto; font-size: 0.85em; }
 .note { color: #777; font-size: 0.85em; }
 """
-_CONFIG = {"displaylogo": False, "responsive": True, "scrollZoom": False}
-
-
-def _figure_div(fig: go.Figure | dict[str, Any], div_id: str) -> str:
-    """A <div> plus the script that draws ``fig`` into it (plotly.js comes from the page)."""
-    fig = fig if isinstance(fig, dict) else fig.to_plotly_json()
-    return pio.to_html(
-        fig, include_plotlyjs=False, full_html=False, div_id=div_id, config=_CONFIG,
-        auto_play=False, default_width="100%", validate=False,
-        default_height=f"{fig['layout']['height']}px",
-    )  # fmt: skip
 
 
 def page(title: str, body: str) -> str:
@@ -83,6 +71,26 @@ def _eval_table(run: Run) -> str:
     return f"<p class='note'>At step {step}.</p><table>{head}{rows}</table>"
 
 
+def _variants_note(run: Run, cell: Cell) -> str:
+    """What the drift-variants panel draws, and how its arrow lengths compare."""
+    method = run.config.get("method", {})
+    kernel = html.escape(str(method.get("kernel", "laplace")))
+    n, m = len(cell.frames[-1]["generated"]), len(cell.frames[-1]["data"])
+    shown = len(cell.frames[-1]["from"])
+    return (
+        "<p class='note'><b>Every drift-field variant</b> (last panel, on the same slider): "
+        f"the paper, Sinkhorn, score-difference and MMD-gradient fields at the first {n} "
+        f"generated samples of each snapshot (arrows drawn at the first {shown}), against "
+        f"the first {m} data points, with the "
+        f"run's temperatures (each unit RMS, summed, as in training) and {kernel} kernel "
+        "(score-difference and MMD-gradient: Gaussian, the kernel they are defined for; "
+        "Sinkhorn: the run's sweeps if it trains Sinkhorn drifting, else the lab's 20). "
+        "Each variant is then scaled to unit RMS over these samples and all are drawn at one "
+        "scale, so arrow lengths compare across variants: a variant whose arrows do not "
+        "point at the far mode stalls there. Click a variant in the legend to hide it.</p>"
+    )
+
+
 def _report_body(run: Run, max_points: int, max_arrows: int) -> str:
     name = html.escape(run.name)
     parts = [f"<h1>{name}</h1>"]
@@ -90,21 +98,29 @@ def _report_body(run: Run, max_points: int, max_arrows: int) -> str:
         parts.append(f"<p class='description'>{html.escape(run.description)}</p>")
     parts.append(f"<p class='meta'>{_meta(run)}</p>")
     if run.panels():
-        fig = slider_figure(run, max_points=max_points, max_arrows=max_arrows)
-        parts.append(_figure_div(fig, "panels"))
+        variants = variants_cell(run, max_arrows=min(max_arrows, 100))
+        extra = [variants] if variants is not None else []
+        fig = slider_figure(run, max_points=max_points, max_arrows=max_arrows, extra=extra)
+        parts.append(figure_div(fig, "panels"))
         parts.append(
             f"<p class='note'>At most {max_points} points per set and frame (the first ones). "
             "Click a legend entry to hide or show that set in every panel.</p>"
         )
+        if variants is not None:
+            parts.append(_variants_note(run, variants))
     else:
         parts.append("<p class='note'>No point sets yet (no snapshots or static sets).</p>")
     parts.append("<h2>Loss and metrics</h2>")
     curves = curves_figure(run.metrics)
     parts.append(
-        _figure_div(curves, "curves") if curves else "<p class='note'>metrics.jsonl is empty.</p>"
+        figure_div(curves, "curves") if curves else "<p class='note'>metrics.jsonl is empty.</p>"
     )
     parts.append("<h2>Last evaluation</h2>")
     parts.append(_eval_table(run))
+    lyapunov = load_lyapunov(run.path)
+    if lyapunov is not None:
+        step = run.info.get("step")
+        parts.append(lyapunov_section(lyapunov, step if isinstance(step, int) else None))
     parts.append("<h2>Configuration</h2>")
     config = run.config_text.strip() or "# config.toml is missing"
     parts.append(f"<pre>{html.escape(config)}</pre>")
@@ -143,7 +159,7 @@ def write_comparison(
     for run in runs:
         desc = f" — {html.escape(run.description)}" if run.description else ""
         parts.append(f"<p class='meta'><b>{html.escape(run.name)}</b>{desc}<br>{_meta(run)}</p>")
-    parts.append(_figure_div(comparison_figure(runs, max_points=max_points), "panels"))
+    parts.append(figure_div(comparison_figure(runs, max_points=max_points), "panels"))
     parts.append(
         "<p class='note'>Snapshots are aligned by index; each column's title gives its run's step. "
         f"At most {max_points} points per set and frame.</p>"
