@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PF     := $(VENV)/bin/pushforward
 
-.PHONY: venv demo test test-all lint format browser clean
+.PHONY: venv bench-deps demo test test-all lint format browser clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -12,9 +12,15 @@ $(STAMP): pyproject.toml
 	# the CPU build first and pinned, so nothing pulls a multi-GB CUDA build
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[dev]'
+	$(MAKE) bench-deps
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# the peers of `pushforward bench train`, without their dependencies: torchcfm's torchdyn
+# would pull torchvision from PyPI, which does not import beside this torch
+bench-deps:
+	$(PY) -m pip install -q --no-deps torchcfm==1.0.7 flow_matching==1.0.10
 
 demo: venv
 	$(PF) run drift-bimodal --overwrite

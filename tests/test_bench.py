@@ -7,6 +7,7 @@ import io
 import json
 
 import pytest
+import torch
 
 from pushforward.cli import main
 from pushforward.commands.bench import Table
@@ -68,3 +69,70 @@ def test_table_formats():
         "| b | – | – |",
     ]
     assert t.csv() == "run,x,n\na,0.123456,3\nb,,\n"
+
+
+# --- bench field / bench train ----------------------------------------------------------------
+
+
+def test_peak_memory_sees_a_known_allocation():
+    from pushforward.perf.memory import peak_memory_mib
+
+    def allocate() -> float:
+        x = torch.ones(50_000_000)  # 191 MiB, touched
+        return float(x[-1])
+
+    out, peak = peak_memory_mib(allocate, torch.device("cpu"))
+    assert out == 1.0
+    if peak is not None:  # Linux: VmHWM can be reset
+        assert 180 < peak < 400
+
+
+def test_bench_field_rows_follow_their_definitions():
+    from pushforward.perf.field import bench_field
+
+    rows = bench_field([2, 16], {2: [300], 16: [200]}, repeat=1, reference_max_gib=1.0)
+    assert [(r["d"], r["n"], r["impl"]) for r in rows] == [
+        (2, 300, "ours"),
+        (2, 300, "reference"),
+        (16, 200, "ours"),
+        (16, 200, "reference"),
+    ]
+    for r in rows:
+        n, d = r["n"], r["d"]
+        assert r["time_s"] > 0 and r["exp_pass_s"] > 0
+        assert r["gflops"] == pytest.approx(4 * n * 2 * n * d / r["time_s"] / 1e9)
+        assert r["time_over_exp_pass"] == pytest.approx(r["time_s"] / r["exp_pass_s"])
+        assert r["flops_ratio_to_mm"] == pytest.approx(r["gflops"] / r["mm_gflops"])
+    skipped = bench_field([2], {2: [300]}, repeat=1, reference_max_gib=0.0)
+    assert skipped[1]["impl"].startswith("reference (skipped")
+
+
+def test_bench_train_runs_the_same_step_in_every_implementation():
+    from pushforward.perf.train import bench_sampling, bench_train
+
+    rows = bench_train(steps=6, rounds=2, batch_size=32, width=16, depth=2)
+    assert rows[0]["impl"] == "pushforward" and rows[0]["ratio_to_ours"] == 1.0
+    trained = [r for r in rows if "steps_per_s" in r]
+    assert all(r["steps_per_s"] > 0 for r in trained)
+    # same weights, data, times and regression: the same loss, whoever builds it
+    losses = {r["impl"]: r["final_loss"] for r in trained}
+    for name in ("torchcfm", "flow_matching"):
+        if name in losses:
+            assert losses[name] == pytest.approx(losses["pushforward"], rel=1e-5)
+    sampling = bench_sampling(n=200, width=16, depth=2, euler_steps=(1, 4), repeat=1)
+    assert [r["nfe"] for r in sampling][:3] == [1, 1, 4]
+    assert sampling[0]["ratio_to_one_step"] == 1.0 and sampling[-1]["nfe"] > 4
+
+
+def test_bench_field_cli_prints_a_table(tmp_path, capsys):
+    from pushforward.cli import main
+
+    md = tmp_path / "field.md"
+    code = main(
+        ["bench", "field", "--dims", "2", "--sizes", "128", "--repeat", "1", "--md", str(md)]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "| d | n | impl |" in out and "| 2 | 128 | ours |" in out
+    assert md.read_text() == out
+    assert main(["bench", "field", "train"]) == 2

@@ -1,4 +1,4 @@
-"""`pushforward bench RUN_DIR|NAME... [--csv FILE] [--md FILE]`: one table across runs.
+"""`pushforward bench RUN_DIR|NAME...|mnist|field|train [--csv FILE] [--md FILE]`: benchmark tables.
 
 Each argument is a run directory, or an experiment name whose run lives in runs/NAME. A run is
 evaluated like `pushforward eval` (reusing its eval.json when it was made with the same `-n`,
@@ -6,12 +6,16 @@ evaluated like `pushforward eval` (reusing its eval.json when it was made with t
 headline quality metrics, train time, sampling time per 1k samples, NFE and parameter count.
 Markdown goes to stdout (and ``--md FILE``); ``--csv FILE`` holds every metric of every run.
 
-The command benchmarks *subjects*; today the only subject is trained runs
-(:func:`bench_runs`). Another subject (say the cost of a drift field, or of a training step)
-is one more function returning a :class:`Table` and one more branch in :func:`cmd_bench`.
+The command benchmarks *subjects*: trained runs (:func:`bench_runs`; ``mnist`` names the
+eight MNIST runs), the drift field against torch.mm and one exp pass (``field``,
+:mod:`pushforward.perf.field`), and flow-matching training steps/s beside torchcfm and
+flow_matching plus one-step vs N-step sampling throughput (``train``,
+:mod:`pushforward.perf.train`). See docs/benchmarks.md.
 
-Example:
+Examples:
     $ pushforward bench fm-bimodal drift-bimodal --csv bench.csv
+    $ pushforward bench field --dims 2 --sizes 1024 4096 --md field.md
+    $ pushforward bench train --device cuda
 """
 
 from __future__ import annotations
@@ -19,13 +23,15 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pushforward.argtypes import int_at_least, positive
 from pushforward.commands.eval import add_sampling_arguments, format_value
-from pushforward.errors import RunDirError
+from pushforward.errors import ConfigError, RunDirError
 
 __all__ = ["HEADLINE", "Table", "find_run", "run_record", "bench_runs", "cmd_bench", "register"]
 
@@ -52,6 +58,20 @@ HEADLINE = [
     "id_mle_k20",
 ]
 COST = ["train_time_s", "sample_s_per_1k", "nfe", "params"]
+# `pushforward bench mnist`: the runs of the MNIST experiments (issue: latent 12/32/128)
+GROUPS = {
+    "mnist": [
+        "mnist-fm",
+        "mnist-chart-12-det",
+        "mnist-chart-12-stoch",
+        "mnist-chart-32-det",
+        "mnist-chart-32-stoch",
+        "mnist-chart-128-det",
+        "mnist-chart-128-stoch",
+        "mnist-drift",
+    ]
+}
+SUBJECTS = ("field", "train")
 
 
 @dataclass
@@ -134,18 +154,71 @@ def bench_runs(
     return Table(ident + present + COST, rows), Table(ident + every + COST, rows)
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    """Print the Markdown table of the benchmarked runs and write the requested files."""
-    # a new subject is a branch here, before this default: every argument is a run
-    headline, full = bench_runs(
-        args.targets, args.n, args.seed, device=args.device, recompute=args.recompute
+def bench_field_table(args: argparse.Namespace) -> Table:
+    """The `field` subject: our drift field and the dense reference against the bounds."""
+    import torch
+
+    from pushforward.perf.field import DEFAULT_SIZES, FIELD_COLUMNS, bench_field
+    from pushforward.train import resolve_device
+
+    resolve_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    sizes = {d: args.sizes or DEFAULT_SIZES.get(d, [1024, 4096]) for d in args.dims}
+    rows = bench_field(
+        args.dims,
+        sizes,
+        repeat=args.repeat,
+        device=args.device,
+        reference_max_gib=args.reference_max_gib,
+        progress=lambda line: print(line, file=sys.stderr),
     )
-    markdown = headline.markdown()
+    return Table(FIELD_COLUMNS, rows)
+
+
+def bench_train_tables(args: argparse.Namespace) -> tuple[Table, Table]:
+    """The `train` subject: FM steps/s vs the peers, and sampling throughput."""
+    import torch
+
+    from pushforward.perf.train import (
+        SAMPLING_COLUMNS,
+        TRAIN_COLUMNS,
+        bench_sampling,
+        bench_train,
+    )
+    from pushforward.train import resolve_device
+
+    resolve_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    train = bench_train(steps=args.steps, batch_size=args.batch_size, device=args.device)
+    sampling = bench_sampling(device=args.device)
+    return Table(TRAIN_COLUMNS, train), Table(SAMPLING_COLUMNS, sampling)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Print the Markdown table(s) of the subject and write the requested files."""
+    subject = args.targets[0]
+    if subject in SUBJECTS and len(args.targets) > 1:
+        raise ConfigError(f"`bench {subject}` takes no other targets, got {args.targets[1:]}")
+    if subject == "field":
+        tables = [bench_field_table(args)]
+    elif subject == "train":
+        tables = list(bench_train_tables(args))
+    else:
+        targets = [name for t in args.targets for name in GROUPS.get(t, [t])]
+        headline, full = bench_runs(
+            targets, args.n, args.seed, device=args.device, recompute=args.recompute
+        )
+        tables = [headline]
+        if args.csv is not None:
+            args.csv.write_text(full.csv())
+    markdown = "\n".join(t.markdown() for t in tables)
     print(markdown, end="")
     if args.md is not None:
         args.md.write_text(markdown)
-    if args.csv is not None:
-        args.csv.write_text(full.csv())
+    if args.csv is not None and subject in SUBJECTS:
+        args.csv.write_text("\n".join(t.csv() for t in tables))
     return 0
 
 
@@ -163,6 +236,17 @@ def _output(suffix: str) -> Any:
     return check
 
 
+def _non_negative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `pushforward bench`."""
     p = subparsers.add_parser(
@@ -170,9 +254,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="one table of quality and cost across runs (Markdown, CSV)",
         description=__doc__.split("\n\n")[1],
     )
-    p.add_argument("targets", nargs="+", metavar="RUN", help="run directory or experiment name")
+    p.add_argument(
+        "targets",
+        nargs="+",
+        metavar="RUN",
+        help="run directory or experiment name; `mnist` (the MNIST runs), `field` or `train`",
+    )
     add_sampling_arguments(p)
     p.add_argument("--csv", type=_output(".csv"), help="write every metric of every run as CSV")
     p.add_argument("--md", type=_output(".md"), help="write the Markdown table")
     p.add_argument("--recompute", action="store_true", help="ignore stored eval.json files")
+    g = p.add_argument_group("bench field / bench train")
+    g.add_argument("--dims", type=positive, nargs="+", default=[2, 784], help="field: d")
+    g.add_argument("--sizes", type=positive, nargs="+", help="field: set sizes N (default per d)")
+    g.add_argument("--repeat", type=positive, default=3, help="field: best of this many")
+    g.add_argument(
+        "--reference-max-gib",
+        type=_non_negative_float,
+        default=4.0,
+        help="field: skip the dense reference above this much memory",
+    )
+    g.add_argument("--steps", type=positive, default=300, help="train: steps per method")
+    g.add_argument("--batch-size", type=positive, default=256, help="train: batch size")
+    g.add_argument(
+        "--threads",
+        type=int_at_least(0, "a thread count >= 0"),
+        default=0,
+        help="CPU threads (0: torch's)",
+    )
     p.set_defaults(func=cmd_bench)

@@ -1,0 +1,51 @@
+"""Peak memory of one call, on CPU (the process's resident set) or CUDA (the allocator).
+
+On Linux the resident-set high-water mark VmHWM can be reset by writing 5 to
+/proc/self/clear_refs, so the peak of one call is VmHWM after it minus the resident set
+before it. CUDA uses torch.cuda.max_memory_allocated after reset_peak_memory_stats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["peak_memory_mib"]
+
+_STATUS = Path("/proc/self/status")
+_CLEAR = Path("/proc/self/clear_refs")
+
+
+def _status_kib(key: str) -> int | None:
+    """A `Vm*` line of /proc/self/status in KiB (None off Linux)."""
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def peak_memory_mib(fn: Callable[[], Any], device: torch.device) -> tuple[Any, float | None]:
+    """Call `fn()`; (its result, the extra peak memory in MiB it needed; None if unknown)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        base = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        out = fn()
+        torch.cuda.synchronize(device)
+        return out, (torch.cuda.max_memory_allocated(device) - base) / 2**20
+    try:
+        _CLEAR.write_text("5")  # reset the high-water mark to the current resident set
+    except OSError:
+        return fn(), None
+    base = _status_kib("VmRSS")
+    out = fn()
+    peak = _status_kib("VmHWM")
+    if base is None or peak is None:
+        return out, None
+    return out, max(peak - base, 0) / 1024
