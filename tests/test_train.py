@@ -150,3 +150,17 @@ def test_metrics_lines_are_json(tmp_path):
     lines = run.metrics_path.read_text().splitlines()
     records = [json.loads(line) for line in lines]
     assert any(r.get("kind") == "eval" and "mean_norm" in r for r in records)
+
+
+def test_bf16_autocast_trains_a_regression_loss_and_refuses_kernel_losses():
+    from pushforward.errors import ConfigError
+    from pushforward.experiment import build, resolve
+
+    built = build(resolve("fm-bimodal", ["train.precision=bf16"], steps=5))
+    summary = fit(built.method, built.target, built.train, progress=False)
+    assert summary["loss"] == summary["loss"] and summary["step"] == 5
+    built = build(resolve("drift-bimodal", ["train.precision=bf16"], steps=5))
+    with pytest.raises(ConfigError, match="not safe for drifting"):
+        fit(built.method, built.target, built.train, progress=False)
+    with pytest.raises(ConfigError, match="precision"):
+        resolve("fm-bimodal", ["train.precision=fp8"])

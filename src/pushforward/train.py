@@ -47,6 +47,7 @@ __all__ = ["TrainConfig", "EMA", "snapshot_steps", "stream_generator", "fit", "r
 
 SCHEDULES = ("constant", "cosine", "linear")
 OPTIMIZERS = ("adam", "adamw")
+PRECISIONS = ("fp32", "bf16")  # bf16: autocast of the loss's forward pass (weights stay fp32)
 
 
 @dataclass
@@ -71,6 +72,7 @@ class TrainConfig:
     on_nan: str = "stop"
     threads: int = 0
     device: str = "cpu"
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         """Check names and ranges; the message names the key and what is allowed."""
@@ -95,6 +97,8 @@ class TrainConfig:
             raise ValueError(f"train.ema is a decay in [0, 1) (0 = off), got {self.ema}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"train.betas must be two numbers in [0, 1), got {self.betas}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"train.precision {self.precision!r}: choose one of {PRECISIONS}")
         if self.on_nan not in ("stop", "skip"):
             raise ValueError(f"train.on_nan must be 'stop' or 'skip', got {self.on_nan!r}")
         if self.warmup < 0 or self.grad_clip < 0 or self.weight_decay < 0 or self.threads < 0:
@@ -323,6 +327,13 @@ def fit(
         )
     local = slice(rank * config.batch_size // world, (rank + 1) * config.batch_size // world)
     main = rank == 0
+    if config.precision == "bf16" and not method.mixed_precision:
+        raise ConfigError(
+            f"train.precision = 'bf16' is not safe for {method.name}: its loss compares "
+            "batches through kernel distances, which need fp32; bf16 autocast is offered for "
+            "the regression losses (flow matching, interpolants, diffusion). Use fp32"
+        )
+    bf16 = config.precision == "bf16"
     method.to(device)
     model = _data_parallel(method, device)
     optimizer = _optimizer(method, config)
@@ -417,7 +428,8 @@ def fit(
             tic = time.perf_counter()
             # every rank draws the global batch from the shared stream and keeps its rows
             batch = target.sample(config.batch_size, gens["data"])[local].to(device)
-            loss, logs = model(batch, gens["noise"])
+            with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
+                loss, logs = model(batch, gens["noise"])
             optimizer.zero_grad(set_to_none=True)
             if torch.isfinite(loss) or world > 1:  # DDP: every rank must join the backward
                 loss.backward()

@@ -41,6 +41,8 @@ class Method(nn.Module):
     Config: ClassVar[type] = object
     panels: ClassVar[dict[str, str]] = {"sample": "Sample space"}
     needs_source: ClassVar[bool] = False
+    # whether bf16 autocast of the loss is safe (regression losses, no kernel distances)
+    mixed_precision: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Register every subclass that sets a `name` (one learner per name)."""

@@ -117,6 +117,8 @@ class DiffusionConfig:
 class Diffusion(Method):
     """Noise-prediction VP diffusion with ancestral and probability-flow samplers."""
 
+    mixed_precision = True  # bf16 autocast is safe: a per-sample regression loss
+
     name = "diffusion"
     Config = DiffusionConfig
     panels = {"sample": "Sample space", "forward": "PF-ODE map: noise → data"}

@@ -97,6 +97,8 @@ class InterpolantConfig(FlowConfig):
 class StochasticInterpolant(Method):
     """Velocity `v_θ(t, x)` and denoiser `η_θ(t, x)` of a stochastic interpolant source → target."""
 
+    mixed_precision = True  # bf16 autocast is safe: a per-sample regression loss
+
     name = "stochastic-interpolant"
     Config = InterpolantConfig
     panels = {
