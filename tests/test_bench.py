@@ -75,7 +75,7 @@ def test_table_formats():
 
 
 def test_peak_memory_sees_a_known_allocation():
-    from pushforward.perf.memory import peak_memory_mib
+    from pushforward.perf.measure import peak_memory_mib
 
     def allocate() -> float:
         x = torch.ones(50_000_000)  # 191 MiB, touched

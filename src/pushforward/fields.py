@@ -56,7 +56,7 @@ __all__ = [
 KERNELS = ("laplace", "gaussian")
 _MASK = -1e30  # logit of a masked pair (a sample with itself)
 _CACHE_PAIRS = 1 << 22  # Sinkhorn keeps its logits in memory up to this many pairs
-_CACHE_BYTES = 1 << 30  # the bidirectional field keeps its logits up to this size (else recomputes)
+_CACHE_BYTES = 1 << 31  # the bidirectional field keeps its logits up to this size (else recomputes)
 
 
 def pairwise_logits(x: Tensor, y: Tensor, temperature: float, kernel: str = "laplace") -> Tensor:

@@ -1,2 +1,3 @@
-"""Benchmarks of the hot loops: the kernel field (`field`), peak memory (`memory`), and training
-and sampling throughput next to torchcfm and Meta's flow_matching (`train`)."""
+"""Benchmarks of the hot loops: the kernel field (`field`), training and sampling throughput
+next to torchcfm and Meta's flow_matching (`train`), and how a call is timed and its peak
+memory read (`measure`)."""

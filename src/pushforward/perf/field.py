@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import functools
 import math
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 
 from pushforward.fields import drift_field_dense, drift_parts
-from pushforward.perf.memory import peak_memory_mib
+from pushforward.perf.measure import best_time, peak_memory_mib
 
 __all__ = ["DEFAULT_SIZES", "FIELD_COLUMNS", "bench_field", "mm_seconds", "exp_seconds"]
 
@@ -51,25 +50,6 @@ _BLOCK = 1 << 26  # entries per block of the bound computations
 _REFERENCE_COPIES = 6  # [N, 2N] temporaries the dense reference holds at once (measured)
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _best_time(fn: Callable[[], Any], device: torch.device, repeat: int) -> float:
-    """Best wall time of `repeat` calls (one call when a call takes over 10 s)."""
-    best = math.inf
-    for i in range(repeat):
-        _sync(device)
-        tic = time.perf_counter()
-        fn()
-        _sync(device)
-        best = min(best, time.perf_counter() - tic)
-        if best > 10.0 and i == 0:
-            break
-    return best
-
-
 def mm_seconds(n: int, d: int, device: torch.device, repeat: int = 3) -> float:
     """Time of `[n, d] @ [d, 2n]` by torch.mm, in row blocks (one output block reused)."""
     g = torch.Generator().manual_seed(0)
@@ -84,7 +64,7 @@ def mm_seconds(n: int, d: int, device: torch.device, repeat: int = 3) -> float:
             torch.mm(part, b, out=out[: part.shape[0]])
 
     run()  # warm-up
-    return _best_time(run, device, repeat)
+    return best_time(run, device, repeat)
 
 
 def exp_seconds(n: int, device: torch.device, repeat: int = 3) -> float:
@@ -100,7 +80,7 @@ def exp_seconds(n: int, device: torch.device, repeat: int = 3) -> float:
             torch.exp(src[:k], out=out[:k])
 
     run()
-    return _best_time(run, device, repeat)
+    return best_time(run, device, repeat)
 
 
 def _row(d: int, n: int, impl: str, seconds: float, peak: float | None, bounds: dict) -> dict:
@@ -145,14 +125,14 @@ def bench_field(
             ours = functools.partial(drift_parts, x, y, temperature=tau)
 
             _, peak = peak_memory_mib(ours, dev)
-            rows.append(_row(d, n, "ours", _best_time(ours, dev, repeat), peak, bounds))
+            rows.append(_row(d, n, "ours", best_time(ours, dev, repeat), peak, bounds))
             if progress:
                 progress(f"d={d} N={n} ours {rows[-1]['time_s']:.3g}s")
             need_gib = _REFERENCE_COPIES * n * 2 * n * 4 / 2**30
             if need_gib <= reference_max_gib:
                 reference = functools.partial(drift_field_dense, x, y, temperature=tau)
                 _, peak = peak_memory_mib(reference, dev)
-                seconds = _best_time(reference, dev, repeat)
+                seconds = best_time(reference, dev, repeat)
                 rows.append(_row(d, n, "reference", seconds, peak, bounds))
                 if progress:
                     progress(f"d={d} N={n} reference {seconds:.3g}s")

@@ -15,6 +15,7 @@ Euler and adaptive dopri5 integration of a velocity MLP of the same size.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +27,7 @@ from pushforward.data import make_distribution
 from pushforward.methods.flow_matching import FlowMatching, FlowMatchingConfig
 from pushforward.nets import MLP, NetConfig
 from pushforward.ode import integrate
+from pushforward.perf.measure import best_time, synchronize
 
 __all__ = ["TRAIN_COLUMNS", "SAMPLING_COLUMNS", "peer_losses", "bench_train", "bench_sampling"]
 
@@ -126,12 +128,10 @@ def bench_train(
         train(name, 5)
     for _ in range(rounds):
         for name in state:
-            if dev.type == "cuda":
-                torch.cuda.synchronize(dev)
+            synchronize(dev)
             tic = time.perf_counter()
             train(name, per_round)
-            if dev.type == "cuda":
-                torch.cuda.synchronize(dev)
+            synchronize(dev)
             state[name]["time"] += time.perf_counter() - tic
     ours = per_round * rounds / state["pushforward"]["time"]
     rows = []
@@ -171,28 +171,20 @@ def bench_sampling(
     velocity.to(dev)
     z = torch.randn(n, dim, generator=torch.Generator().manual_seed(1)).to(dev)
 
-    def rate(fn: Callable[[], Any]) -> tuple[float, Any]:
-        out = fn()  # warm-up
-        best = float("inf")
-        for _ in range(repeat):
-            if dev.type == "cuda":
-                torch.cuda.synchronize(dev)
-            tic = time.perf_counter()
-            out = fn()
-            if dev.type == "cuda":
-                torch.cuda.synchronize(dev)
-            best = min(best, time.perf_counter() - tic)
-        return n / best, out
+    def rate(fn: Callable[[], Any]) -> float:
+        fn()  # warm-up
+        return n / best_time(fn, dev, repeat)
 
     rows = []
     with torch.no_grad():
-        base, _ = rate(lambda: one_step(z))
+        base = rate(lambda: one_step(z))
         rows.append({"map": "one-step MLP", "nfe": 1, "samples_per_s": base})
         for steps in euler_steps:
-            r, _ = rate(lambda s=steps: integrate(lambda t, x: velocity(x, t), z, steps=s))
+            r = rate(lambda s=steps: integrate(lambda t, x: velocity(x, t), z, steps=s))
             rows.append({"map": f"flow, Euler {steps} steps", "nfe": steps, "samples_per_s": r})
-        r, sol = rate(lambda: integrate(lambda t, x: velocity(x, t), z, solver="dopri5"))
-        rows.append({"map": "flow, dopri5 (rtol 1e-5)", "nfe": sol.nfe, "samples_per_s": r})
+        adaptive = functools.partial(integrate, lambda t, x: velocity(x, t), z, solver="dopri5")
+        r = rate(adaptive)
+        rows.append({"map": "flow, dopri5 (rtol 1e-5)", "nfe": adaptive().nfe, "samples_per_s": r})
     for row in rows:
         row["ratio_to_one_step"] = row["samples_per_s"] / base
     return rows
