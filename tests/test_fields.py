@@ -138,9 +138,10 @@ def test_bad_arguments_are_refused():
 
 @pytest.mark.parametrize("bidirectional", [True, False])
 @pytest.mark.parametrize("kernel", ["laplace", "gaussian"])
-def test_row_slices_and_logit_cache_do_not_change_the_field(bidirectional, kernel):
-    x, y = _sets(n=130, m=90)
-    kw = dict(temperature=0.4, kernel=kernel, bidirectional=bidirectional)
+@pytest.mark.parametrize("d", [2, 40])  # the logit cache is used from d = 32 on
+def test_row_slices_and_logit_cache_do_not_change_the_field(bidirectional, kernel, d):
+    x, y = _sets(n=130, m=90, d=d)
+    kw = dict(temperature=0.4 * (d / 2) ** 0.5, kernel=kernel, bidirectional=bidirectional)
     full_b, full_s = drift_parts(x, y, **kw, chunk=1000)
     no_cache = drift_parts(x, y, **kw, chunk=17, cache_bytes=0)
     torch.testing.assert_close(no_cache[0], full_b, rtol=1e-5, atol=1e-6)

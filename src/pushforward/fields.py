@@ -26,6 +26,7 @@ References:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 
@@ -119,9 +120,9 @@ def drift_parts(
     `y_neg=None` means the generated samples themselves (`y⁻ = x`, self-pairs masked).
     `rows=(start, stop)` computes the field at those rows of `x` only (the column normaliser
     still sees every row): a distributed rank asks for its own slice of a gathered batch.
-    Memory is O(chunk · (m⁺ + m⁻)), plus the logits `[n, m⁺ + m⁻]` of the bidirectional
-    field when they fit in `cache_bytes` (so they are computed once, not twice). Each chunk
-    is one matmul (distances), one exp pass and one matmul (mean shifts), with every
+    Memory is O(chunk · (m⁺ + m⁻)), plus, for d ≥ 32, the logits `[n, m⁺ + m⁻]` of the
+    bidirectional field when they fit in `cache_bytes` (so the distance matmul runs once).
+    Each chunk is one matmul (distances), one exp pass and one matmul (mean shifts), with every
     normaliser kept in log space. The result does not depend on `chunk` (None: automatic).
     """
     if kernel not in KERNELS:
@@ -151,23 +152,28 @@ def drift_parts(
     col_bias = None
     row_lse = None
     cache: dict[int, Tensor] = {}
+    # chunk edges; they break at `start` and `stop` too, so pass 2's blocks are pass 1's
+    edges = sorted({*range(0, n, chunk), start, stop, n})
     if bidirectional:  # pass 1: row and column log-normalisers over every row
-        keep = n * joint.shape[0] * x.element_size() <= cache_bytes
+        # keep the logits when recomputing them costs a real matmul (d >= 32) and they fit
+        size = (stop - start) * joint.shape[0] * x.element_size()
+        keep = x.shape[1] >= 32 and size <= cache_bytes
         col_lse, row_parts = None, []
-        for s in range(0, n, chunk):
-            block = logits(s, min(s + chunk, n))
+        for s, e in itertools.pairwise(edges):
+            block = logits(s, e)
             row_parts.append(block.logsumexp(dim=1))
             lse = block.logsumexp(dim=0)
             col_lse = lse if col_lse is None else torch.logaddexp(col_lse, lse)
-            if keep:
+            if keep and start <= s < stop:
                 cache[s] = block
         row_lse = torch.cat(row_parts)
         col_bias = 0.5 * col_lse
 
     shifts, log_scales = [], []
-    for s in range(start, stop, chunk):  # pass 2: block softmaxes and mean shifts
-        e = min(s + chunk, stop)
-        block = cache.pop(s) if s in cache and e - s == cache[s].shape[0] else logits(s, e)
+    for s, e in itertools.pairwise(edges):  # pass 2: block softmaxes and mean shifts
+        if not start <= s < stop:
+            continue
+        block = cache.pop(s) if s in cache else logits(s, e)
         if col_bias is not None:
             block.sub_(col_bias)
         shift, lse = None, []

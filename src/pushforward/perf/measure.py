@@ -2,11 +2,13 @@
 
 On Linux the resident-set high-water mark VmHWM can be reset by writing 5 to
 /proc/self/clear_refs, so the peak of one call is VmHWM after it minus the resident set
-before it. CUDA uses torch.cuda.max_memory_allocated after reset_peak_memory_stats.
+before it. glibc keeps freed heap pages mapped and hands them out again without new page
+faults, which would hide the call's memory; `malloc_trim(0)` returns them to the system first. CUDA uses torch.cuda.max_memory_allocated after reset_peak_memory_stats.
 """
 
 from __future__ import annotations
 
+import ctypes
 import math
 import time
 from collections.abc import Callable
@@ -32,6 +34,14 @@ def _status_kib(key: str) -> int | None:
     return None
 
 
+def _trim_heap() -> None:
+    """Give freed heap pages back to the system (glibc's malloc_trim; no-op elsewhere)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def peak_memory_mib(fn: Callable[[], Any], device: torch.device) -> tuple[Any, float | None]:
     """Call `fn()`; (its result, the extra peak memory in MiB it needed; None if unknown)."""
     if device.type == "cuda":
@@ -41,6 +51,7 @@ def peak_memory_mib(fn: Callable[[], Any], device: torch.device) -> tuple[Any, f
         out = fn()
         torch.cuda.synchronize(device)
         return out, (torch.cuda.max_memory_allocated(device) - base) / 2**20
+    _trim_heap()
     try:
         _CLEAR.write_text("5")  # reset the high-water mark to the current resident set
     except OSError:
