@@ -82,15 +82,19 @@ def _fixed_noise(rank: int, world: int):
     return draw
 
 
-def _loss_and_grads(path: Path, rank: int, world: int) -> dict[str, torch.Tensor]:
-    """Loss (mean over ranks) and the synchronised gradients of one step on a fixed batch."""
+def _loss_and_grads(path: Path, rank: int, world: int, patch=setattr) -> dict[str, torch.Tensor]:
+    """Loss (mean over ranks) and the synchronised gradients of one step on a fixed batch.
+
+    `patch(module, name, value)` injects the noise (pytest's monkeypatch.setattr in this
+    process, so later tests get the real `draw_normal` back).
+    """
     from pushforward import distributed
     from pushforward.experiment import build, resolve
     from pushforward.methods import chart_transport, drifting, statistics_matching
     from pushforward.train import _data_parallel
 
     for module in (drifting, statistics_matching, chart_transport):
-        module.draw_normal = _fixed_noise(rank, world)
+        patch(module, "draw_normal", _fixed_noise(rank, world))
     built = build(resolve(str(path)))
     data = built.target.sample(BATCH, torch.Generator().manual_seed(11))
     b = BATCH // world
@@ -155,8 +159,8 @@ def ranks(tmp_path_factory):
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_two_processes_give_the_one_process_loss_and_gradients(ranks, case):
-    single = _loss_and_grads(ranks / f"{case}.toml", 0, 1)
+def test_two_processes_give_the_one_process_loss_and_gradients(ranks, case, monkeypatch):
+    single = _loss_and_grads(ranks / f"{case}.toml", 0, 1, monkeypatch.setattr)
     r0 = load_file(str(ranks / f"{case}.rank0.safetensors"))
     r1 = load_file(str(ranks / f"{case}.rank1.safetensors"))
     assert set(r0) == set(single)
@@ -169,12 +173,12 @@ def test_two_processes_give_the_one_process_loss_and_gradients(ranks, case):
     assert any(single[k].abs().sum() > 0 for k in single if k != "loss")
 
 
-def test_a_rank_local_loss_would_differ(ranks):
+def test_a_rank_local_loss_would_differ(ranks, monkeypatch):
     """The check above can fail: the plain local MMD (no gather) gives other gradients."""
     from pushforward.experiment import build, resolve
     from pushforward.methods import statistics_matching
 
-    statistics_matching.draw_normal = _fixed_noise(0, 2)
+    monkeypatch.setattr(statistics_matching, "draw_normal", _fixed_noise(0, 2))
     built = build(resolve(str(ranks / "mmd.toml")))
     data = built.target.sample(BATCH, torch.Generator().manual_seed(11))
     loss, _ = built.method.loss(data[: BATCH // 2], torch.Generator())
