@@ -3,11 +3,13 @@
 On Linux the resident-set high-water mark VmHWM can be reset by writing 5 to
 /proc/self/clear_refs, so the peak of one call is VmHWM after it minus the resident set
 before it. glibc keeps freed heap pages mapped and hands them out again without new page
-faults, which would hide the call's memory; `malloc_trim(0)` returns them to the system first. CUDA uses torch.cuda.max_memory_allocated after reset_peak_memory_stats.
+faults, which would hide the call's memory; `malloc_trim(0)` returns them to the system
+first. CUDA uses torch.cuda.max_memory_allocated after reset_peak_memory_stats.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import math
 import time
@@ -36,10 +38,8 @@ def _status_kib(key: str) -> int | None:
 
 def _trim_heap() -> None:
     """Give freed heap pages back to the system (glibc's malloc_trim; no-op elsewhere)."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def peak_memory_mib(fn: Callable[[], Any], device: torch.device) -> tuple[Any, float | None]:
