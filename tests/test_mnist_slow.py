@@ -88,6 +88,15 @@ def test_chart_latent_dims_and_encoders(fake_mnist, name, expected):
     assert z.shape == (5, k)
 
 
+def test_classifier_trains_inside_no_grad(tmp_path):
+    """`pushforward eval` on a fresh cache trains the classifier lazily, inside a no_grad block."""
+    from pushforward.metrics.images import load_classifier
+
+    with torch.no_grad():
+        model = load_classifier("digits", tmp_path)  # not cached: trained here (about a second)
+    assert model.test_accuracy > 0.8
+
+
 # -- the real thing ----------------------------------------------------------------------------
 
 

@@ -193,6 +193,7 @@ def accuracy(model: Classifier, x: Tensor, y: Tensor, chunk: int = 2000) -> floa
     return float((predict(model, x, chunk) == y.to(torch.long)).double().mean())
 
 
+@torch.enable_grad()  # eval calls this lazily, inside full_metrics' no_grad
 def train_classifier(
     name: str,
     root: str | Path | None = None,
