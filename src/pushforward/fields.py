@@ -125,14 +125,9 @@ def drift_parts(
     Each chunk is one matmul (distances), one exp pass and one matmul (mean shifts), with every
     normaliser kept in log space. The result does not depend on `chunk` (None: automatic).
     """
-    if kernel not in KERNELS:
-        raise ValueError(f"unknown kernel {kernel!r}; choose one of {KERNELS}")
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
     mask_self = y_neg is None
+    _check(x, temperature, kernel, mask_self)
     y_neg = x if y_neg is None else y_neg
-    if mask_self and x.shape[0] < 2:
-        raise ValueError("the drift field needs at least 2 generated samples")
     n, m_neg = x.shape[0], y_neg.shape[0]
     start, stop = (0, n) if rows is None else rows
     if not 0 <= start < stop <= n:
