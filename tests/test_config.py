@@ -4,7 +4,7 @@ import pytest
 
 from pushforward.config import apply_overrides, parse_override
 from pushforward.errors import ConfigError
-from pushforward.experiment import build, experiments, resolve
+from pushforward.experiments import build, experiments, resolve
 
 
 def test_shipped_experiments_resolve_and_build():

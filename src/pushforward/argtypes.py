@@ -6,7 +6,14 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["int_at_least", "positive", "seed", "seed_list", "npy_path"]
+__all__ = [
+    "int_at_least",
+    "positive",
+    "seed",
+    "seed_list",
+    "npy_path",
+    "add_sampling_arguments",
+]
 
 
 def int_at_least(minimum: int, what: str) -> Callable[[str], int]:
@@ -41,3 +48,15 @@ def npy_path(text: str) -> Path:
     if not path.parent.exists():
         raise argparse.ArgumentTypeError(f"folder {path.parent} does not exist")
     return path
+
+
+sample_count = int_at_least(10, "at least 10 samples (k-NN metrics need neighbours)")
+
+
+def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
+    """`-n`, `--seed` and `--device`, shared by `eval` and `bench`."""
+    parser.add_argument(
+        "-n", type=sample_count, default=2000, help="samples to draw (default 2000)"
+    )
+    parser.add_argument("--seed", type=seed, default=0, help="seed of samples and reference")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")

@@ -7,23 +7,32 @@ exits with status 2.
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
+import pkgutil
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from pushforward import commands, data, distributed
 from pushforward.argtypes import npy_path, positive, seed
+from pushforward.config import parse_override
 from pushforward.errors import ConfigError, PushforwardError
+from pushforward.experiments import experiments
+from pushforward.methods import load_trained
+from pushforward.metrics.images import fetch_classifier
+from pushforward.ode import SOLVERS, steps_for_nfe
+from pushforward.pipeline import report, run
+from pushforward.report import human_size, write_comparison
+from pushforward.run import atomic_write_bytes
 
 __all__ = ["main", "parser"]
 
 
 def _save_npy(path: Path, x: torch.Tensor) -> None:
     """Write an `[n, d]` float32 array atomically as .npy (no pickle)."""
-    from pushforward.checkpoint import atomic_write_bytes
-
     buf = io.BytesIO()
     np.save(buf, x.detach().cpu().float().numpy(), allow_pickle=False)
     atomic_write_bytes(path, buf.getvalue())
@@ -31,8 +40,6 @@ def _save_npy(path: Path, x: torch.Tensor) -> None:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """Print the shipped experiments with their one-line descriptions."""
-    from pushforward.experiment import experiments
-
     items = experiments()
     width = max(map(len, items), default=0)
     for name, description in items.items():
@@ -42,10 +49,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Train an experiment into a run directory and write its report."""
-    from pushforward import distributed
-    from pushforward.experiment import run
-
-    rundir = run(
+    path = run(
         args.name,
         args.out,
         args.set,
@@ -58,17 +62,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         report=not args.no_report,
     )
     if distributed.is_main():
-        print(f"run directory: {rundir.path}")
+        print(f"run directory: {path}")
     distributed.shutdown()
     return 0
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
     """Draw samples from a trained run into an .npy file."""
-    from pushforward.experiment import load_run
-    from pushforward.ode import SOLVERS, steps_for_nfe
-
-    built = load_run(args.run_dir, device=args.device)
+    built = load_trained(args.run_dir, device=args.device)
     solver = {}
     if args.solver is not None:
         if args.solver not in SOLVERS:
@@ -86,28 +87,36 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Write report.html for one run, or a comparison page for several."""
-    from pushforward.report import report_command
-
-    return report_command(args.run_dirs, args.o, args.max_points)
+    """Write report.html for one run (+ PNGs), or a comparison page for several."""
+    if len(args.run_dirs) == 1:
+        html = report(args.run_dirs[0], args.o, max_points=args.max_points)
+        names = ("final.png", "samples_grid.png", "curves.png")  # what write_report writes
+        pngs = [n for n in names if (html.parent / n).is_file()]
+        print(f"wrote {html} ({human_size(html.stat().st_size)})")
+        if pngs:
+            print(f"      {', '.join(pngs)} in {html.parent}")
+        return 0
+    out = Path(args.o or "compare.html")
+    html = write_comparison(args.run_dirs, out, max_points=args.max_points)
+    print(f"wrote {html} ({human_size(html.stat().st_size)})")
+    return 0
 
 
 def cmd_data(args: argparse.Namespace) -> int:
     """List, fetch or sample the registered distributions."""
-    from pushforward import data
-
     if args.data_command == "list":
         items = data.distributions()
         width = max(map(len, items), default=0)
         for name, description in items.items():
             print(f"{name:<{width}}  {description}")
     elif args.data_command == "fetch":
-        path = data.fetch(args.name)
+        if args.name.endswith("-classifier"):
+            path = fetch_classifier(args.name.removesuffix("-classifier"))
+        else:
+            path = data.fetch(args.name)
         where = path if path is not None else "ships with its package, nothing to fetch"
         print(f"{args.name}: {where}")
     else:
-        from pushforward.config import parse_override
-
         params = {}
         for text in args.set:
             path, value = parse_override(f"data.{text}")
@@ -189,11 +198,6 @@ def parser() -> argparse.ArgumentParser:
         help="distribution parameter, e.g. --set std=0.5",
     )
     s.set_defaults(func=cmd_data)
-
-    import importlib
-    import pkgutil
-
-    from pushforward import commands
 
     for info in pkgutil.iter_modules(commands.__path__):
         importlib.import_module(f"{commands.__name__}.{info.name}").register(sub)

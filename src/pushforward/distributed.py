@@ -13,9 +13,10 @@ must see the *global* batch, or K processes would train a different model than o
   the gradients for its slice. A loss computed on the gathered batch is the same on every
   rank, so each rank's gradient is K times its share, and DDP's average over ranks restores
   exactly the one-process gradient.
-* :func:`batch_field` computes a drift field against the gathered batches at this rank's
-  rows only (the normalisers still see every row), so the O(B²·d) field is split across
-  ranks rather than repeated.
+* :func:`batch_field` computes a drift field on the gathered batches and keeps this rank's
+  rows. Every rank computes the same whole field (the families know nothing of ranks, and
+  their normalisers see every row), so the field of K processes is exactly the one-process
+  field; the price is that the O(B²·d) field is repeated on each rank, not split.
 
 Outside torchrun every function is the identity or trivially single-process, so methods call
 them unconditionally.
@@ -46,7 +47,6 @@ __all__ = [
     "barrier",
     "gather",
     "local_rows",
-    "logsumexp_across",
     "mean_across",
     "broadcast",
     "batch_field",
@@ -149,15 +149,6 @@ def local_rows(n_local: int) -> tuple[int, int]:
     return r * n_local, (r + 1) * n_local
 
 
-def logsumexp_across(value: Tensor) -> Tensor:
-    """log Σ_ranks exp(`value`) for a scalar `value` (the identity when not distributed)."""
-    if not active():
-        return value
-    parts = [torch.empty_like(value) for _ in range(world_size())]
-    dist.all_gather(parts, value.contiguous())
-    return torch.stack(parts).logsumexp(0)
-
-
 def mean_across(value: float) -> float:
     """The mean over ranks of a float (the float itself when not distributed)."""
     if not active():
@@ -175,18 +166,18 @@ def broadcast(x: Tensor) -> Tensor:
 
 
 def batch_field(
-    field: Callable[..., tuple[Tensor, dict[str, float]]], x: Tensor, y: Tensor
+    field: Callable[[Tensor, Tensor], tuple[Tensor, dict[str, float]]], x: Tensor, y: Tensor
 ) -> tuple[Tensor, dict[str, float]]:
     """A drift field `[b, d]` at this rank's samples `x [b, d]`, against the global batches.
 
-    `field(x_all, y_all, rows=..., log_sum=...)` is a :func:`fields.multi_temperature_drift`
-    style function: it evaluates rows `rows` of `x_all` only and normalises with the
-    cross-rank log-sum `log_sum`. Outside torchrun this is `field(x, y)`.
+    `field(x_all, y_all) -> (V [K·b, d], logs)` is evaluated on every rank's samples and data
+    gathered in rank order; this rank keeps its rows of V. Outside torchrun: `field(x, y)`.
     """
     if not active():
         return field(x, y)
-    x_all, y_all = gather(x.detach()), gather(y.detach())
-    return field(x_all, y_all, rows=local_rows(x.shape[0]), log_sum=logsumexp_across)
+    v, logs = field(gather(x.detach()), gather(y.detach()))
+    start, stop = local_rows(x.shape[0])
+    return v[start:stop], logs
 
 
 _LOCAL = False  # inside `single_process()`: collectives are off (rank-0-only work)

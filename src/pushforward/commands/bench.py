@@ -21,19 +21,23 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pushforward.argtypes import int_at_least, positive
-from pushforward.commands.eval import add_sampling_arguments, format_value
-from pushforward.errors import ConfigError, RunDirError
+import torch
 
-__all__ = ["HEADLINE", "Table", "find_run", "run_record", "bench_runs", "cmd_bench", "register"]
+from pushforward.analysis.evaluate import evaluate_run, read_eval
+from pushforward.argtypes import add_sampling_arguments, int_at_least, positive
+from pushforward.errors import ConfigError, RunDirError
+from pushforward.perf.field import DEFAULT_SIZES, FIELD_COLUMNS, bench_field
+from pushforward.perf.train import SAMPLING_COLUMNS, TRAIN_COLUMNS, bench_sampling, bench_train
+from pushforward.run import EvalRecord, RunReader
+from pushforward.runtime import resolve_device
+from pushforward.studies.table import Table
+
+__all__ = ["HEADLINE", "find_run", "run_record", "bench_runs", "cmd_bench", "register"]
 
 # quality metrics shown in the Markdown table, in this order, where any run has them
 HEADLINE = [
@@ -74,39 +78,8 @@ GROUPS = {
 SUBJECTS = ("field", "train")
 
 
-@dataclass
-class Table:
-    """Rows of named values under `columns`, written as Markdown or CSV (missing cells empty)."""
-
-    columns: list[str]
-    rows: list[dict[str, Any]] = field(default_factory=list)
-
-    def markdown(self) -> str:
-        """A GitHub-flavoured Markdown table; numbers to 4 significant digits, missing as '–'."""
-        cells = [[format_value(row.get(c)) for c in self.columns] for row in self.rows]
-        numeric = [
-            all(isinstance(row.get(c), int | float) or row.get(c) is None for row in self.rows)
-            for c in self.columns
-        ]
-        lines = ["| " + " | ".join(self.columns) + " |"]
-        lines.append("|" + "|".join("---:" if num else "---" for num in numeric) + "|")
-        lines += ["| " + " | ".join(r) + " |" for r in cells]
-        return "\n".join(lines) + "\n"
-
-    def csv(self) -> str:
-        """CSV with a header row; numbers at full precision, missing cells empty."""
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, self.columns, restval="", lineterminator="\n")
-        writer.writeheader()
-        for row in self.rows:
-            writer.writerow({c: "" if row.get(c) is None else row[c] for c in self.columns})
-        return buf.getvalue()
-
-
 def find_run(text: str) -> Path:
     """The run directory named by `text`: a path, else runs/TEXT; RunDirError when neither is."""
-    from pushforward.rundir import RunDir
-
     path = Path(text)
     if not path.is_dir() and (Path("runs") / text).is_dir():
         path = Path("runs") / text
@@ -115,18 +88,16 @@ def find_run(text: str) -> Path:
             f"{text!r} is neither a run directory nor an experiment with a run in runs/{text}; "
             f"train it with `pushforward run {text}` or pass the folder `--out` wrote"
         )
-    RunDir(path).require()
+    RunReader(path).require()
     return path
 
 
-def run_record(path: Path, n: int, seed: int, device: str, recompute: bool) -> dict[str, Any]:
-    """The eval record of run `path`: its eval.json if it matches `n`, `seed` and the step."""
-    from pushforward.evaluate import evaluate_run, read_eval
-    from pushforward.rundir import RunDir
-
+def run_record(path: Path, n: int, seed: int, device: str, recompute: bool) -> EvalRecord:
+    """The eval record of run `path`: its eval.json if it is a full evaluation with `n`,
+    `seed` and the run's current step, else a new evaluation."""
     cached = None if recompute else read_eval(path)
-    step = RunDir(path).read_info().get("step")
-    if cached and (cached.get("n"), cached.get("seed"), cached.get("step")) == (n, seed, step):
+    step = RunReader(path).info().step
+    if cached and (cached.suite, cached.n, cached.seed, cached.step) == ("full", n, seed, step):
         return cached
     return evaluate_run(path, n, seed, device=device)
 
@@ -144,9 +115,9 @@ def bench_runs(
     records = [run_record(p, n, seed, device, recompute) for p in paths]
     rows = []
     for text, record in zip(targets, records, strict=True):
-        row = {"run": text, "experiment": record["experiment"], "method": record["method"]}
-        row.update(record["metrics"])
-        row.update({c: record.get(c) for c in COST})
+        row = {"run": text, "experiment": record.experiment, "method": record.method}
+        row.update(record.metrics)
+        row.update({c: getattr(record, c) for c in COST})
         rows.append(row)
     ident = ["run", "experiment", "method"]
     present = [k for k in HEADLINE if any(r.get(k) is not None for r in rows)]
@@ -156,11 +127,6 @@ def bench_runs(
 
 def bench_field_table(args: argparse.Namespace) -> Table:
     """The `field` subject: our drift field and the dense reference against the bounds."""
-    import torch
-
-    from pushforward.perf.field import DEFAULT_SIZES, FIELD_COLUMNS, bench_field
-    from pushforward.train import resolve_device
-
     resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -178,16 +144,6 @@ def bench_field_table(args: argparse.Namespace) -> Table:
 
 def bench_train_tables(args: argparse.Namespace) -> tuple[Table, Table]:
     """The `train` subject: FM steps/s vs the peers, and sampling throughput."""
-    import torch
-
-    from pushforward.perf.train import (
-        SAMPLING_COLUMNS,
-        TRAIN_COLUMNS,
-        bench_sampling,
-        bench_train,
-    )
-    from pushforward.train import resolve_device
-
     resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -1,7 +1,7 @@
 """`pushforward eval RUN_DIR [-n N] [--seed S] [--json]`: every metric that applies to a run.
 
 Loads the trained run, draws `n` samples (timing the sampler and counting network
-evaluations), computes `pushforward.evaluate.full_metrics` against `n` fresh data samples,
+evaluations), computes `pushforward.analysis.quality.full_metrics` against `n` fresh data samples,
 stores the record as RUN_DIR/eval.json and prints it as an aligned table, or as one JSON
 object with ``--json``.
 
@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from typing import Any
 
-from pushforward.argtypes import int_at_least, seed
+from pushforward.analysis.evaluate import evaluate_run
+from pushforward.argtypes import add_sampling_arguments
+from pushforward.run import EvalRecord
+from pushforward.studies.table import format_value
 
-__all__ = ["register", "cmd_eval", "format_value", "format_record", "GROUPS"]
+__all__ = ["register", "cmd_eval", "format_record", "GROUPS"]
 
 # (title, test on a metric key), in display order; a key goes to the first group that takes it
 GROUPS: list[tuple[str, Any]] = [
@@ -34,32 +36,21 @@ GROUPS: list[tuple[str, Any]] = [
 ]
 
 
-def format_value(value: Any) -> str:
-    """A number for a table: integers as is, floats to 4 significant digits, missing as '–'."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, int) or float(value).is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return f"{value:.4g}"
-
-
-def format_record(record: dict[str, Any]) -> str:
+def format_record(record: EvalRecord) -> str:
     """The eval record as an aligned two-column table, grouped by kind of metric."""
     head = [
-        ("run", record["run"]),
-        ("experiment", record["experiment"]),
-        ("method", record["method"]),
-        ("samples", record["n"]),
-        ("step", record.get("step")),
-        ("train time (s)", record.get("train_time_s")),
-        ("sampling time per 1k (s)", record["sample_s_per_1k"]),
-        ("NFE", record["nfe"]),
-        ("parameters", record["params"]),
+        ("run", record.run),
+        ("experiment", record.experiment),
+        ("method", record.method),
+        ("samples", record.n),
+        ("step", record.step),
+        ("train time (s)", record.train_time_s),
+        ("sampling time per 1k (s)", record.sample_s_per_1k),
+        ("NFE", record.nfe),
+        ("parameters", record.params),
     ]
     rows: list[tuple[str, str]] = [(k, format_value(v)) for k, v in head]
-    metrics = dict(record["metrics"])
+    metrics = dict(record.metrics)
     sections = []
     for title, takes in GROUPS:
         keys = [k for k in metrics if takes(k)]
@@ -74,21 +65,9 @@ def format_record(record: dict[str, Any]) -> str:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Evaluate one run directory, store eval.json and print a table or JSON."""
-    from pushforward.evaluate import evaluate_run
-
     record = evaluate_run(args.run_dir, args.n, args.seed, device=args.device)
-    print(json.dumps(record) if args.json else format_record(record))
+    print(json.dumps(record.to_json()) if args.json else format_record(record))
     return 0
-
-
-_count = int_at_least(10, "at least 10 samples (k-NN metrics need neighbours)")
-
-
-def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
-    """`-n`, `--seed` and `--device`, shared by `eval` and `bench`."""
-    parser.add_argument("-n", type=_count, default=2000, help="samples to draw (default 2000)")
-    parser.add_argument("--seed", type=seed, default=0, help="seed of samples and reference")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

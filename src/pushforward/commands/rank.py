@@ -16,52 +16,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 
+from pushforward.data import make_distribution
 from pushforward.errors import ConfigError
+from pushforward.metrics.covariance import rank_interval, rank_table, spectrum
 
-__all__ = ["register", "spectrum", "rank_table"]
-
-TOLERANCES = (1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 1e-6, 1e-8, 1e-10, 1e-12)
-
-
-def spectrum(x: torch.Tensor) -> np.ndarray:
-    """Covariance eigenvalues `[d]` of `x [n, d]` (float64, descending, clamped at 0)."""
-    x = x.double()
-    xc = x - x.mean(0)
-    cov = xc.T @ xc / (len(x) - 1)
-    return torch.linalg.eigvalsh(cov).flip(0).clamp_min(0).numpy()
-
-
-def rank_table(values: np.ndarray, tolerances: tuple[float, ...] = TOLERANCES) -> list[dict]:
-    """Rows {tol, rank} with rank = #{λ > tol·λ_max}; plus numpy's default tolerances."""
-    top, d = float(values[0]), len(values)
-    rows = [{"tol": t, "rank": int((values > t * top).sum())} for t in tolerances]
-    for name, eps in (
-        ("numpy default, float32", np.finfo(np.float32).eps),
-        ("numpy default, float64", np.finfo(np.float64).eps),
-    ):
-        rows.append(
-            {"tol": d * float(eps), "rank": int((values > d * eps * top).sum()), "note": name}
-        )
-    return rows
-
-
-def _interval(values: np.ndarray, rank: int) -> tuple[float, float] | None:
-    """Relative tolerances (lo, hi] that give exactly `rank` (λ_rank+1/λ_max, λ_rank/λ_max)."""
-    if not 0 < rank < len(values):
-        return None
-    top = float(values[0])
-    return float(values[rank]) / top, float(values[rank - 1]) / top
+__all__ = ["register"]
 
 
 def _plot(spectra: dict[str, np.ndarray], path: Path, rank: int) -> None:
     """Eigen-spectrum on a log scale, with a line at the tolerance giving `rank`."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 3.8), dpi=120)
+    fig = Figure(figsize=(6.4, 3.8), dpi=120)
+    ax = fig.subplots()
     for label, v in spectra.items():
         ax.semilogy(np.arange(1, len(v) + 1), np.maximum(v / v[0], 1e-18), label=label)
     ax.axvline(rank, color="k", ls="--", lw=1, label=f"rank {rank}")
@@ -71,13 +38,10 @@ def _plot(spectra: dict[str, np.ndarray], path: Path, rank: int) -> None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
 
 
 def cmd_rank(args: argparse.Namespace) -> int:
     """Compute the spectra, print the table and write the files."""
-    from pushforward.data import make_distribution
-
     data = make_distribution(args.data)
     if not hasattr(data, "tensors"):
         raise ConfigError(f"{args.data!r} is not a stored data set (try mnist or digits)")
@@ -105,7 +69,7 @@ def cmd_rank(args: argparse.Namespace) -> int:
         lines.append(f"| {label} | " + " | ".join(str(tables[s][i]["rank"]) for s in splits) + " |")
     for s in splits:
         v = spectra[s]
-        iv = _interval(v, args.rank)
+        iv = rank_interval(v, args.rank)
         where = f"{iv[0]:.3g} ≤ tol < {iv[1]:.3g}" if iv else "never"
         explained = float(v[: args.rank].sum() / v.sum())
         lines.append(
@@ -123,7 +87,7 @@ def cmd_rank(args: argparse.Namespace) -> int:
             {
                 s: {
                     "table": tables[s],
-                    "rank_interval": _interval(spectra[s], args.rank),
+                    "rank_interval": rank_interval(spectra[s], args.rank),
                     "spectrum": spectra[s].tolist(),
                 }
                 for s in splits

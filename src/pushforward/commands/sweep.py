@@ -5,30 +5,23 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pushforward.argtypes import seed_list
+from pushforward.argtypes import positive, seed_list
 from pushforward.errors import ConfigError
+from pushforward.studies.sweep import run_sweep, sweep_table
 
 __all__ = ["register"]
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run the grid, print the Markdown table and where the files are."""
-    from pushforward.sweep import run_sweep, tabulate
-
     if not args.set:
         raise ConfigError("a sweep needs at least one --set section.key=v1,v2,...")
     out = Path(args.out) if args.out else Path("runs") / f"sweep-{Path(args.name).stem}"
-    rows = run_sweep(
-        args.name,
-        args.set,
-        seeds=args.seeds,
-        out=out,
-        steps=args.steps,
-        extra=args.fixed,
-        progress=False,
-    )
+    rows = run_sweep(args.name, args.set, seeds=args.seeds, out=out, steps=args.steps,
+                     extra=args.fixed, progress=False)  # fmt: skip
+    keys = [spec.partition("=")[0].strip() for spec in args.set]
     metrics = args.metric.split(",") if args.metric else None
-    print(tabulate(rows, out, metrics))
+    print(sweep_table(rows, keys, args.seeds, metrics).markdown())
     print(f"tables: {out}/sweep.md, sweep.csv, sweep.json")
     return 0
 
@@ -52,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="an override applied to every cell (repeatable)",
     )
     s.add_argument("--seeds", type=seed_list, default=[0], help="comma-separated seeds (default 0)")
-    s.add_argument("--steps", type=int, help="override train.steps in every cell")
+    s.add_argument("--steps", type=positive, help="override train.steps in every cell")
     s.add_argument("--metric", help="comma-separated metric columns (default: all)")
     s.add_argument("--out", help="sweep folder (default runs/sweep-NAME)")
     s.set_defaults(func=cmd_sweep)

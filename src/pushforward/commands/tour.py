@@ -4,28 +4,26 @@ from __future__ import annotations
 
 import argparse
 
+from pushforward.argtypes import positive, seed
+from pushforward.studies.tour import TOURS, run_tour
+
 __all__ = ["register"]
 
 
 def _cmd(args: argparse.Namespace) -> int:
     """Run the tour and print where its table is."""
-    from pushforward.tour import run_tour
-
     path = run_tour(args.name, args.out, steps=args.steps, seed=args.seed, progress=not args.quiet)
     print((path / "table.md").read_text())
-    print(f"tables: {path / 'table.md'} and {path / 'table.csv'}; runs under {path / 'runs'}")
+    print(f"tables: {path / 'table.md'}, table.csv, table.json; runs under {path / 'runs'}")
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `pushforward tour NAME [--out DIR] [--steps N] [--seed S] [--quiet]`."""
-    from pushforward.argtypes import positive, seed
-
-    names = ("mmd-gaussian", "mmd-vs-sinkhorn", "inference-cost", "families-8g")
     s = subparsers.add_parser(
         "tour", help="tabulating experiments of the tour of pushforward maps (several runs)"
     )
-    s.add_argument("name", choices=names, help="which table to make")
+    s.add_argument("name", choices=list(TOURS), help="which table to make")
     s.add_argument("--out", help="output folder (default runs/tour-NAME)")
     s.add_argument("--steps", type=positive, help="override train.steps of every run")
     s.add_argument("--seed", type=seed, help="override experiment.seed of every run")

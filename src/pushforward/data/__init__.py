@@ -27,12 +27,19 @@ from pushforward.data.manifolds import (
     Torus,
     make_manifold,
 )
-from pushforward.data.registry import distributions, make_distribution, parameters, register
+from pushforward.data.registry import (
+    distributions,
+    from_table,
+    make_distribution,
+    parameters,
+    register,
+)
 from pushforward.data.toy import Checkerboard, Line, Moons, Rings, SwissRoll
 
 __all__ = [
     "Distribution",
     "make_distribution",
+    "from_table",
     "distributions",
     "parameters",
     "register",

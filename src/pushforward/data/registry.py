@@ -19,10 +19,11 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from pushforward.config import all_finite
 from pushforward.data.base import Distribution, check_keys
 from pushforward.errors import ConfigError, suggest
 
-__all__ = ["register", "make_distribution", "distributions", "parameters"]
+__all__ = ["register", "make_distribution", "from_table", "distributions", "parameters"]
 
 _REGISTRY: dict[str, type[Distribution]] = {}
 
@@ -66,6 +67,26 @@ def make_distribution(name: str, **params: Any) -> Distribution:
     cls = _lookup(name)
     check_keys(name, params, list(parameters(name)))
     return cls(**params)
+
+
+def from_table(params: dict[str, Any], section: str = "data") -> Distribution:
+    """Build a distribution from a `[data]` / `[source]` table (`name` plus parameters); errors
+    name the section."""
+    params = dict(params)
+    name = params.pop("name", None)
+    if name is None:
+        raise ConfigError(f"[{section}] needs a name (see `pushforward data list`)")
+    if not isinstance(name, str):
+        raise ConfigError(
+            f"{section}.name = {name!r} should be a string (see `pushforward data list`)"
+        )
+    for key, value in params.items():
+        if not all_finite(value):
+            raise ConfigError(f"{section}.{key} = {value!r}: must be a finite number (no nan/inf)")
+    try:
+        return make_distribution(name, **params)
+    except ConfigError as e:
+        raise ConfigError(f"[{section}] {e}") from None
 
 
 def distributions() -> dict[str, str]:

@@ -8,21 +8,27 @@ generator for its initial weights. It offers
     sample(n, *, generator=None, **solver) -> [n, d]
     snapshot(n, generator) -> {"panel/set": [k, d]}       point sets for the report
     static_sets(data [n, d], generator) -> {"panel/set": [k, d]}
+    dynamics() -> FlowDynamics | MapDynamics              how it generates (if it says)
 
 and never owns the loop, the logging or the files: `pushforward.train.fit` does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from pushforward.data.base import Distribution
+from pushforward.errors import ConfigError
 from pushforward.nets import NetConfig
 
-__all__ = ["REGISTRY", "Method", "draw_normal"]
+__all__ = ["REGISTRY", "Method", "draw_normal", "SDE", "FlowDynamics", "MapDynamics", "Dynamics"]
+
+Draw = Callable[[int, "torch.Generator | None"], Tensor]  # (n, generator) -> noise [n, p]
 
 REGISTRY: dict[str, type[Method]] = {}
 
@@ -32,6 +38,39 @@ def draw_normal(shape: tuple[int, ...], generator: torch.Generator | None, like:
     device = generator.device if generator is not None else torch.device("cpu")
     z = torch.randn(shape, generator=generator, device=device)
     return z.to(device=like.device, dtype=like.dtype)
+
+
+@dataclass(frozen=True)
+class SDE:
+    """dX = drift(t, X) dt + √(2 ε(t)) dW with the flow's marginals; `diffusion(t)` = ε(t)."""
+
+    drift: Callable[[Tensor, Tensor], Tensor]
+    diffusion: Callable[[Tensor], Tensor]
+
+
+@dataclass(frozen=True)
+class FlowDynamics:
+    """A flow: dx/dt = velocity(t, x [n, d]) from `t0` to `t1`, x(t0) = draw(n, generator);
+    `solver` and `steps` are the method's defaults; `sde` an SDE with the same marginals."""
+
+    velocity: Callable[[Tensor, Tensor], Tensor]
+    t0: float
+    t1: float
+    solver: str
+    steps: int
+    draw: Draw
+    sde: SDE | None = None
+
+
+@dataclass(frozen=True)
+class MapDynamics:
+    """A one-step map: x = map(z [n, p]) with z = draw(n, generator)."""
+
+    map: Callable[[Tensor], Tensor]
+    draw: Draw
+
+
+Dynamics = FlowDynamics | MapDynamics
 
 
 class Method(nn.Module):
@@ -78,6 +117,14 @@ class Method(nn.Module):
     def sample(self, n: int, *, generator: torch.Generator | None = None, **solver: Any) -> Tensor:
         """`n` samples `[n, d]` from the learned pushforward."""
         raise NotImplementedError
+
+    def dynamics(self) -> Dynamics:
+        """How this learner generates: a flow (velocity field) or a one-step map."""
+        raise ConfigError(
+            f"{self.name!r} exposes no generating dynamics (a flow's velocity or a one-step "
+            "map); this analysis needs flow matching, an interpolant, diffusion or a one-step "
+            "generator"
+        )
 
     @torch.no_grad()
     def snapshot(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:

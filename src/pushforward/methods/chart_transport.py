@@ -45,8 +45,8 @@ from torch import Tensor, nn
 
 from pushforward import distributed
 from pushforward.data.base import Distribution
-from pushforward.fields import KERNELS, multi_temperature_drift
-from pushforward.methods.base import Method, draw_normal
+from pushforward.fields import KERNELS, PaperField, drift
+from pushforward.methods.base import MapDynamics, Method, draw_normal
 from pushforward.nets import NetConfig
 from pushforward.nets.chart import Chart
 from pushforward.nets.critic import ScoreCritic
@@ -146,6 +146,16 @@ class LatentLearner(nn.Module):
 class LatentDrift(LatentLearner):
     """Kernel drifting of data latents: attraction to prior samples, repulsion among latents."""
 
+    def __init__(
+        self,
+        latent_dim: int,
+        config: ChartTransportConfig,
+        net: NetConfig,
+        generator: torch.Generator,
+    ) -> None:
+        super().__init__(latent_dim, config, net, generator)
+        self.drift_field = PaperField(config.kernel, config.bidirectional, config.chunk or None)
+
     def field(self, z: Tensor, generator: torch.Generator) -> tuple[Tensor | None, dict]:
         """Summed multi-temperature drift field `[n, k]` at `z [n, k]` toward prior draws.
 
@@ -154,19 +164,10 @@ class LatentDrift(LatentLearner):
         c = self.config
         prior = self.sample_latent(z.shape[0], generator, z)
 
-        def drift(latents: Tensor, targets: Tensor, **rows: Any) -> tuple[Tensor, dict]:
-            return multi_temperature_drift(
-                latents,
-                targets,
-                c.temperatures,
-                kernel=c.kernel,
-                bidirectional=c.bidirectional,
-                normalize=c.normalize,
-                chunk=c.chunk,
-                **rows,
-            )
+        def field(latents: Tensor, targets: Tensor) -> tuple[Tensor, dict]:
+            return drift(self.drift_field, latents, targets, c.temperatures, normalize=c.normalize)
 
-        return distributed.batch_field(drift, z.detach(), prior)
+        return distributed.batch_field(field, z.detach(), prior)
 
 
 class LatentScore(LatentLearner):
@@ -279,6 +280,12 @@ class ChartTransport(Method):
     def sample(self, n: int, *, generator: torch.Generator | None = None, **solver: Any) -> Tensor:
         """`n` samples `[n, d]` = D(z), z from the latent learner (prior draws); solver ignored."""
         return self.chart.decode(self.latent.sample_latent(n, generator, self._anchor))
+
+    def dynamics(self) -> MapDynamics:
+        """The decoder D, a one-step map of latents drawn by the latent learner."""
+        return MapDynamics(
+            self.chart.decode, lambda n, g: self.latent.sample_latent(n, g, self._anchor)
+        )
 
     @torch.no_grad()
     def snapshot(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:

@@ -45,7 +45,7 @@ from torch import Tensor
 
 from pushforward.data import make_distribution
 from pushforward.data.base import Distribution
-from pushforward.methods.base import Method, draw_normal
+from pushforward.methods.base import SDE, FlowDynamics, Method, draw_normal
 from pushforward.nets import MLP, NetConfig
 from pushforward.ode import SOLVERS, Solution, integrate
 
@@ -161,6 +161,24 @@ class Diffusion(Method):
         t0, t1 = (self.config.t_min, 1.0) if reverse else (1.0, self.config.t_min)
         velocity = self.pf_velocity(self.score)
         return integrate(velocity, x, t0, t1, keep_trajectory=keep, **opts)
+
+    def dynamics(self) -> FlowDynamics:
+        """The PF-ODE from N(0, I) at t = 1 to t_min, and the reverse SDE
+        dX = [−½β X − β s] dt + √β dW with the same marginals."""
+        cfg, sched = self.config, self.schedule
+
+        def reverse_drift(t: Tensor, y: Tensor) -> Tensor:
+            return -0.5 * sched.beta(t) * y - sched.beta(t) * self.score(y, t)
+
+        return FlowDynamics(
+            self.pf_velocity(self.score),
+            1.0,
+            cfg.t_min,
+            cfg.solver,
+            cfg.steps,
+            lambda n, g: torch.randn(n, self.dim, generator=g).to(self._anchor),
+            SDE(reverse_drift, lambda t: 0.5 * sched.beta(t)),
+        )
 
     @torch.no_grad()
     def transport(self, x: Tensor, reverse: bool = False, **solver: Any) -> Tensor:

@@ -30,9 +30,11 @@ from torch import Tensor
 
 from pushforward.data import make_distribution
 from pushforward.data.base import Distribution
-from pushforward.methods.base import Method
+from pushforward.errors import ConfigError
+from pushforward.methods.base import FlowDynamics, MapDynamics, Method
+from pushforward.methods.trained import load_trained
 from pushforward.nets import MLP, NetConfig
-from pushforward.ode import SOLVERS
+from pushforward.ode import SOLVERS, integrate
 
 __all__ = ["Distillation", "DistillationConfig", "load_teacher"]
 
@@ -57,19 +59,21 @@ class DistillationConfig:
             raise ValueError("method.steps must be >= 0 (0 = teacher's) and method.pairs >= 1")
 
 
-def load_teacher(path: str) -> Method:
-    """The trained method of run directory `path`; it must offer `transport` and `source`."""
-    from pushforward.experiment import load_run
-
-    teacher = load_run(path).method
-    if not hasattr(teacher, "transport") or not hasattr(teacher, "source"):
+def load_teacher(path: str) -> tuple[Method, FlowDynamics]:
+    """The trained method of run directory `path` and its flow (it must generate by a flow)."""
+    teacher = load_trained(path).method
+    try:
+        dynamics = teacher.dynamics()
+    except ConfigError:
+        dynamics = None
+    if not isinstance(dynamics, FlowDynamics):
         raise ValueError(
             f"the run {path} ({teacher.name}) is not a flow: distil a flow-matching or "
             "diffusion run"
         )
     for p in teacher.parameters():
         p.requires_grad_(False)
-    return teacher
+    return teacher, dynamics
 
 
 class Distillation(Method):
@@ -90,24 +94,24 @@ class Distillation(Method):
         super().__init__(target, source, config, net, generator)
         self.source = source or make_distribution("gaussian", dim=target.dim)
         self.f = MLP(self.source.dim, target.dim, net, generator=generator)
-        self._teacher: list[Method] = []  # a list, so its weights stay out of our state
+        self._teacher: list[tuple[Method, FlowDynamics]] = []  # a list: weights stay out of state
         self._pairs: tuple[Tensor, Tensor] | None = None
 
     @property
-    def teacher(self) -> Method:
-        """The teacher flow, loaded from its run directory on first use."""
+    def teacher(self) -> FlowDynamics:
+        """The teacher's flow, loaded from its run directory on first use."""
         if not self._teacher:
-            self._teacher.append(load_teacher(self.config.teacher).to(self.device))
-        return self._teacher[0]
+            method, _ = load_teacher(self.config.teacher)
+            self._teacher.append((method.to(self.device), method.dynamics()))
+        return self._teacher[0][1]
 
     def teacher_solver(self) -> dict[str, Any]:
-        """Solver options for the teacher (empty = the teacher's own defaults)."""
-        opts: dict[str, Any] = {}
-        if self.config.solver:
-            opts["solver"] = self.config.solver
-        if self.config.steps:
-            opts["steps"] = self.config.steps
-        return opts
+        """Solver and steps for the teacher's ODE (its own defaults where ours are empty)."""
+        flow = self.teacher
+        return {
+            "solver": self.config.solver or flow.solver,
+            "steps": self.config.steps or flow.steps,
+        }
 
     def draw_noise(self, n: int, generator: torch.Generator | None) -> Tensor:
         """`n` draws `[n, d]` from the source (the teacher's: `[source]` of its run)."""
@@ -116,7 +120,9 @@ class Distillation(Method):
     @torch.no_grad()
     def endpoints(self, z: Tensor) -> Tensor:
         """The teacher's ODE endpoints χ(z) `[n, d]` for noise `z [n, d]`."""
-        return self.teacher.transport(z.to(self.device), **self.teacher_solver())
+        flow = self.teacher
+        return integrate(flow.velocity, z.to(self.device), flow.t0, flow.t1,
+                         **self.teacher_solver()).x  # fmt: skip
 
     def pairs(self) -> tuple[Tensor, Tensor]:
         """The training pairs (z `[P, d]`, χ(z) `[P, d]`), computed once from `teacher_seed`."""
@@ -143,6 +149,10 @@ class Distillation(Method):
     def sample(self, n: int, *, generator: torch.Generator | None = None, **solver: Any) -> Tensor:
         """`n` samples `[n, d]` = f(z), z from the source: one evaluation, no solver options."""
         return self.f(self.draw_noise(n, generator))
+
+    def dynamics(self) -> MapDynamics:
+        """The student f, a one-step map of the teacher's source draws."""
+        return MapDynamics(self.f, self.draw_noise)
 
     @torch.no_grad()
     def endpoint_error(self, z: Tensor) -> float:

@@ -33,8 +33,8 @@ from torch import Tensor
 
 from pushforward import distributed
 from pushforward.data.base import Distribution
-from pushforward.fields import FIELDS, KERNELS, annealed_temperatures, multi_temperature_drift
-from pushforward.methods.base import Method, draw_normal
+from pushforward.fields import FIELDS, KERNELS, annealed_temperatures, drift, make_field
+from pushforward.methods.base import MapDynamics, Method, draw_normal
 from pushforward.nets import MLP, NetConfig
 
 __all__ = ["Drifting", "DriftingConfig"]
@@ -50,7 +50,9 @@ class DriftingConfig:
 
     `field` picks the drift field (`pushforward.fields.FIELDS`: "paper", "sinkhorn",
     "score-difference", "mmd-gradient"; the last two need `kernel = "gaussian"`);
-    `sinkhorn_iters` is the number of Sinkhorn sweeps. `anneal_rate` r > 0 anneals every
+    `sinkhorn_iters` is the number of Sinkhorn sweeps and `sinkhorn_mask_self` whether the
+    samples' self-coupling forbids the pairs (i, i) (ours; the Sinkhorn-drifting authors' code
+    keeps them: false). `anneal_rate` r > 0 anneals every
     temperature as σ(t) = max(σ0·exp(−r t), anneal_floor·σ0) over training steps t.
     """
 
@@ -66,6 +68,7 @@ class DriftingConfig:
     field_arrows: int = 256
     field: str = "paper"
     sinkhorn_iters: int = 50
+    sinkhorn_mask_self: bool = True
     anneal_rate: float = 0.0
     anneal_floor: float = 0.0
 
@@ -123,6 +126,11 @@ class Drifting(Method):
                         f"has dim {target.dim}"
                     )
                 self.f.last.bias.add_(torch.tensor(config.init_offset))
+        self.drift_field = make_field(
+            config.field, kernel=config.kernel, bidirectional=config.bidirectional,
+            chunk=config.chunk, iterations=config.sinkhorn_iters,
+            mask_self_pairs=config.sinkhorn_mask_self, reference=config.reference,
+        )  # fmt: skip
         # training steps seen by loss(): drives the annealing; a buffer, so checkpoints carry it
         self.register_buffer("step_count", torch.zeros((), dtype=torch.long))
 
@@ -133,32 +141,19 @@ class Drifting(Method):
 
     def temperatures(self) -> list[float]:
         """The temperatures at the current step (annealed when `anneal_rate > 0`)."""
+        return self.temperatures_at(int(self.step_count))
+
+    def temperatures_at(self, step: int) -> list[float]:
+        """The temperatures after `step` training steps (annealed when `anneal_rate > 0`)."""
         c = self.config
         if c.anneal_rate == 0:
             return list(c.temperatures)
-        return annealed_temperatures(
-            c.temperatures, int(self.step_count), c.anneal_rate, c.anneal_floor
-        )
+        return annealed_temperatures(c.temperatures, step, c.anneal_rate, c.anneal_floor)
 
-    def field(self, x: Tensor, data: Tensor, **rows: Any) -> tuple[Tensor, dict[str, float]]:
-        """Summed drift field `[n, d]` at generated `x [n, d]` toward `data [m, d]`, and logs.
-
-        `rows` (`rows=`, `log_sum=`) restrict it to one rank's rows of a gathered batch.
-        """
+    def field(self, x: Tensor, data: Tensor) -> tuple[Tensor, dict[str, float]]:
+        """Summed drift field `[n, d]` at generated `x [n, d]` toward `data [m, d]`, and logs."""
         c = self.config
-        v, logs = multi_temperature_drift(
-            x,
-            data,
-            self.temperatures(),
-            kernel=c.kernel,
-            bidirectional=c.bidirectional,
-            normalize=c.normalize,
-            reference=c.reference,
-            chunk=c.chunk,
-            field=c.field,
-            iterations=c.sinkhorn_iters,
-            **rows,
-        )
+        v, logs = drift(self.drift_field, x, data, self.temperatures(), normalize=c.normalize)
         if c.anneal_rate == 0:
             return v, logs
         # log under the nominal temperatures, so annealing does not add a key per step
@@ -181,6 +176,10 @@ class Drifting(Method):
     def sample(self, n: int, *, generator: torch.Generator | None = None, **solver: Any) -> Tensor:
         """`n` samples `[n, d]` = f(ε) (one network evaluation; solver options are ignored)."""
         return self.f(draw_normal((n, self.noise_dim), generator, self._anchor))
+
+    def dynamics(self) -> MapDynamics:
+        """The one-step generator f of noise `[n, noise_dim]`."""
+        return MapDynamics(self.f, lambda n, g: draw_normal((n, self.noise_dim), g, self._anchor))
 
     @torch.no_grad()
     def snapshot(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:

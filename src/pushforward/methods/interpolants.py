@@ -37,7 +37,7 @@ from torch import Tensor
 from pushforward.data import make_distribution
 from pushforward.data.base import Distribution
 from pushforward.interpolants import DIFFUSIONS, PATHS, Interpolant, integrate_sde, ot_pairing
-from pushforward.methods.base import Method, draw_normal
+from pushforward.methods.base import SDE, FlowDynamics, Method, draw_normal
 from pushforward.nets import MLP, NetConfig
 from pushforward.ode import SOLVERS, Solution, integrate
 
@@ -194,6 +194,21 @@ class StochasticInterpolant(Method):
             generator=generator,
             keep_trajectory=keep,
         )
+
+    def dynamics(self) -> FlowDynamics:
+        """The probability-flow ODE dx/dt = b(t, x), t: 0 → 1 from source draws, and the SDE
+        dX = [b + ε s] dt + √(2ε) dW with the same marginals when σ > 0."""
+        spec, sde = self.spec, None
+        if self.denoiser is not None:
+            eps, schedule = float(spec.eps), spec.diffusion
+
+            def drift(t: Tensor, y: Tensor) -> Tensor:
+                v, eta = self.velocity(y, t), self.denoiser(y, t)
+                return self.interpolant.sde_drift(v, eta, t, eps, schedule, False)
+
+            sde = SDE(drift, lambda t: self.interpolant.diffusion(t, eps, schedule))
+        draw = self.source.sample
+        return FlowDynamics(self.drift, 0.0, 1.0, spec.solver, spec.steps, draw, sde)
 
     @torch.no_grad()
     def transport(

@@ -33,7 +33,7 @@ import zuko
 from torch import Tensor
 
 from pushforward.data.base import Distribution
-from pushforward.methods.base import Method, draw_normal
+from pushforward.methods.base import MapDynamics, Method, draw_normal
 from pushforward.nets import NetConfig, init_weights
 
 __all__ = ["NormalizingFlow", "NormalizingFlowConfig", "FLOWS"]
@@ -101,6 +101,13 @@ class NormalizingFlow(Method):
     def sample(self, n: int, *, generator: torch.Generator | None = None, **solver: Any) -> Tensor:
         """`n` samples `[n, d]` = T⁻¹(z), z ~ N(0, I) drawn from `generator`."""
         return self.transport(draw_normal((n, self.dim), generator, self._anchor))
+
+    def dynamics(self) -> MapDynamics:
+        """T⁻¹, a one-step (invertible) map of z ~ N(0, I)."""
+        return MapDynamics(
+            lambda z: self.flow().transform.inv(z),
+            lambda n, g: draw_normal((n, self.dim), g, self._anchor),
+        )
 
     @torch.no_grad()
     def snapshot(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:

@@ -47,7 +47,7 @@ from torch import Tensor
 
 from pushforward import distributed
 from pushforward.data.base import Distribution
-from pushforward.methods.base import Method, draw_normal
+from pushforward.methods.base import MapDynamics, Method, draw_normal
 from pushforward.metrics.distances import DEFAULT_BANDWIDTHS
 from pushforward.metrics.pairwise import DEFAULT_CHUNK, pairwise_sum
 from pushforward.nets import MLP, NetConfig
@@ -192,6 +192,10 @@ class OneStepGenerator(Method):
     def sample(self, n: int, *, generator: torch.Generator | None = None, **solver: Any) -> Tensor:
         """`n` samples `[n, d]` = f(ε), one network evaluation (solver options are ignored)."""
         return self.f(draw_normal((n, self.noise_dim), generator, self._anchor))
+
+    def dynamics(self) -> MapDynamics:
+        """The one-step map f of noise `[n, noise_dim]`."""
+        return MapDynamics(self.f, lambda n, g: draw_normal((n, self.noise_dim), g, self._anchor))
 
 
 class MMDGenerator(OneStepGenerator):

@@ -33,7 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from pushforward.data.base import Distribution
-from pushforward.methods.base import Method, draw_normal
+from pushforward.methods.base import MapDynamics, Method, draw_normal
 from pushforward.nets import MLP, NetConfig
 
 __all__ = ["VAE", "VAEConfig", "gaussian_log_prob"]
@@ -121,6 +121,12 @@ class VAE(Method):
         if self.config.sample_noise:
             x = x + self.log_std.exp() * draw_normal(tuple(x.shape), generator, x)
         return x
+
+    def dynamics(self) -> MapDynamics:
+        """The decoder mean, a one-step map of z ~ N(0, I) (sampling noise left out)."""
+        return MapDynamics(
+            self.decode, lambda n, g: draw_normal((n, self.latent_dim), g, self._anchor)
+        )
 
     @torch.no_grad()
     def snapshot(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:

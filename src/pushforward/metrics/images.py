@@ -4,12 +4,13 @@ Pixel distances say little about whether a generated digit looks like a digit, s
 samples are compared in the feature space of a small classifier trained once on the real data
 (as FID uses Inception, scaled down to MNIST):
 
-* :func:`load_classifier` returns the classifier of a data set (``"mnist"``: a two-layer CNN,
-  ``"digits"``: an MLP), training it on first use (``"mnist"``: about a minute on two CPU cores,
-  ``"digits"``: a second) and caching it in the data cache as ``NAME-classifier.safetensors``
-  with a sidecar ``NAME-classifier.json`` that holds its sha256 and its test accuracy. Loading
-  verifies the checksum; a mismatch is a :class:`~pushforward.errors.DataError` saying how to
-  retrain.
+* :func:`fetch_classifier` trains the classifier of a data set once (``"mnist"``: a two-layer
+  CNN, about a minute on two CPU cores; ``"digits"``: an MLP, a second) and caches it in the
+  data cache as ``NAME-classifier.safetensors`` with a sidecar ``NAME-classifier.json`` that
+  holds its sha256 and its test accuracy: an explicit step (`pushforward data fetch
+  NAME-classifier`, or the evaluation stage before it computes image metrics), never a side
+  effect of a metric. :func:`load_classifier` loads it and verifies the checksum; a missing or
+  mismatching file is a :class:`~pushforward.errors.DataError` saying how to (re)train.
 * :func:`classifier_features` is the penultimate layer `[n, k]`; :func:`frechet_distance` in it
   is the "FD" of :func:`image_report`.
 * :func:`class_histogram` / :func:`class_entropy`: predicted-class shares and their entropy
@@ -24,8 +25,11 @@ References:
 
 Example:
     >>> from pushforward.data import make_distribution
-    >>> from pushforward.metrics.images import load_classifier, image_report
-    >>> clf = load_classifier("digits")  # trains (~1 s) and caches on first use
+    >>> from pushforward.metrics.images import fetch_classifier, load_classifier, image_report
+    >>> import tempfile
+    >>> cache = tempfile.mkdtemp()  # the data cache by default
+    >>> path = fetch_classifier("digits", cache)  # trains (~1 s) and caches once
+    >>> clf = load_classifier("digits", cache)
     >>> real = make_distribution("digits")
     >>> x = real.sample(500, torch.Generator().manual_seed(0))
     >>> image_report(x, clf, real)["class_entropy"] > 2.0
@@ -48,12 +52,12 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import Tensor, nn
 
-from pushforward.checkpoint import atomic_write
 from pushforward.data.cache import cache_dir, sha256_file
 from pushforward.errors import ConfigError, DataError, suggest
 from pushforward.metrics.frechet import frechet_distance
 from pushforward.metrics.pairwise import row_blocks
 from pushforward.metrics.precision_recall import density_coverage, precision_recall
+from pushforward.run.files import atomic_write
 
 __all__ = [
     "CLASSIFIERS",
@@ -193,7 +197,7 @@ def accuracy(model: Classifier, x: Tensor, y: Tensor, chunk: int = 2000) -> floa
     return float((predict(model, x, chunk) == y.to(torch.long)).double().mean())
 
 
-@torch.enable_grad()  # eval calls this lazily, inside full_metrics' no_grad
+@torch.enable_grad()  # callers may sit inside a no_grad block
 def train_classifier(
     name: str,
     root: str | Path | None = None,
@@ -226,7 +230,10 @@ def train_classifier(
             loss.backward()
             optimiser.step()
         if verbose:
-            print(f"{name} classifier: epoch {epoch + 1}/{epochs}, last loss {loss.item():.4f}")
+            print(
+                f"{name} classifier: epoch {epoch + 1}/{epochs}, last loss {loss.item():.4f}",
+                file=sys.stderr,
+            )
     model.eval()
     seconds = time.perf_counter() - start
     test_accuracy = accuracy(model, test_x, test_y)
@@ -257,24 +264,22 @@ def fetch_classifier(name: str, root: str | Path | None = None, *, force: bool =
     path = classifier_path(name, root)
     if force or not path.exists():
         return train_classifier(name, root, verbose=True)
-    load_classifier(name, root, train=False)  # verifies the checksum
+    load_classifier(name, root)  # verifies the checksum
     return path
 
 
-def load_classifier(name: str, root: str | Path | None = None, *, train: bool = True) -> Classifier:
+def load_classifier(name: str, root: str | Path | None = None) -> Classifier:
     """The cached classifier of `name` (``"mnist"``, ``"digits"``), checksum verified, eval mode.
 
-    When absent it is trained first (if `train`), else DataError. A checksum mismatch or an
-    unreadable file is a DataError that says how to retrain.
+    When absent, a DataError says how to train it (`fetch_classifier`); a checksum mismatch or
+    an unreadable file is a DataError that says how to retrain.
     """
+    _spec(name)  # an unknown name lists the known ones
     path = classifier_path(name, root)
-    how = f"`pushforward data fetch {name}-classifier` (or any `pushforward eval` of {name} data)"
+    how = f"`pushforward data fetch {name}-classifier`"
     retrain = f"delete {path} and {path.with_suffix('.json')} and run {how} to train it again"
     if not path.exists():
-        if not train:
-            raise DataError(f"the {name} classifier is not in the cache ({path}); run {how}")
-        print(f"training the {name} classifier once: {_spec(name).description}", file=sys.stderr)
-        train_classifier(name, root)
+        raise DataError(f"the {name} classifier is not in the cache ({path}); run {how}")
     try:
         sidecar = json.loads(path.with_suffix(".json").read_text())
         recorded = sidecar["sha256"]

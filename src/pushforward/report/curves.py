@@ -3,39 +3,33 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from pushforward.report.figures import rounded
+from pushforward.run import MetricLine
 
 __all__ = ["SKIP_KEYS", "Series", "metric_series", "metric_groups", "last_eval", "curves_figure"]
 
-SKIP_KEYS = frozenset({"step", "time", "time_s", "kind"})
+SKIP_KEYS = frozenset({"time", "time_s"})
 MAX_CURVE_POINTS = 4000
 
 Series = dict[str, tuple[list[int], list[float]]]
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-def metric_series(metrics: list[dict[str, Any]]) -> tuple[Series, Series]:
+def metric_series(metrics: list[MetricLine]) -> tuple[Series, Series]:
     """Split metrics lines into (train, eval) series: ``key -> (steps [n], values [n])``."""
     train: Series = {}
     evals: Series = {}
     for line in metrics:
-        if not _is_number(line.get("step")):
-            continue
-        series = evals if line.get("kind") == "eval" else train
-        for key, v in line.items():
-            if key in SKIP_KEYS or not _is_number(v):
+        series = evals if line.kind == "eval" else train
+        for key, v in line.numbers().items():
+            if key in SKIP_KEYS:
                 continue
             steps, values = series.setdefault(key, ([], []))
-            steps.append(int(line["step"]))
-            values.append(float(v))
+            steps.append(line.step)
+            values.append(v)
     return train, evals
 
 
@@ -47,12 +41,12 @@ def metric_groups(keys: list[str]) -> dict[str, list[str]]:
     return groups
 
 
-def last_eval(metrics: list[dict[str, Any]]) -> tuple[int, dict[str, float]] | None:
+def last_eval(metrics: list[MetricLine]) -> tuple[int, dict[str, float]] | None:
     """The step and numeric metrics of the last ``kind == "eval"`` line, or None."""
     for line in reversed(metrics):
-        if line.get("kind") == "eval":
-            values = {k: v for k, v in line.items() if k not in SKIP_KEYS and _is_number(v)}
-            return int(line.get("step", -1)), values
+        if line.kind == "eval":
+            values = {k: v for k, v in line.numbers().items() if k not in SKIP_KEYS}
+            return line.step, values
     return None
 
 
@@ -61,7 +55,7 @@ def _thin(steps: list[int], values: list[float]) -> tuple[list[int], list[float 
     return steps[::stride], rounded(values[::stride], 5)
 
 
-def curves_figure(metrics: list[dict[str, Any]]) -> go.Figure | None:
+def curves_figure(metrics: list[MetricLine]) -> go.Figure | None:
     """One subplot per metric group over steps (log-y for losses); None without metrics."""
     train, evals = metric_series(metrics)
     groups = metric_groups(list(dict.fromkeys([*train, *evals])))

@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.subplots import make_subplots
 
-from pushforward.report.load import Run
+from pushforward.run import RunView
 
 __all__ = [
     "ARROWS",
@@ -170,7 +170,7 @@ class Cell:
         return self.colors.get(key) or set_color(key)
 
 
-def run_cells(run: Run) -> list[Cell]:
+def run_cells(run: RunView) -> list[Cell]:
     """One cell per panel of ``run`` (sample, latent, forward, inverse, field, ...)."""
     n = max(len(run.snapshots), 1)
     return [
@@ -184,7 +184,7 @@ def run_cells(run: Run) -> list[Cell]:
     ]
 
 
-def comparison_cells(runs: list[Run]) -> list[Cell]:
+def comparison_cells(runs: list[RunView]) -> list[Cell]:
     """One cell per run (its sample panel, else its first), frames aligned by snapshot index."""
     n = max(max(len(r.snapshots), 1) for r in runs)
     cells = []
@@ -540,7 +540,7 @@ def _decorate(fig: go.Figure, labels: list[str], rows: int, prefix: str) -> None
 
 
 def slider_figure(
-    run: Run, *, max_points: int = 2000, max_arrows: int = 500, extra: Sequence[Cell] = ()
+    run: RunView, *, max_points: int = 2000, max_arrows: int = 500, extra: Sequence[Cell] = ()
 ) -> dict[str, Any]:
     """The run's panels side by side, one frame per snapshot step, slider over the steps.
 
@@ -552,7 +552,7 @@ def slider_figure(
     return cells_figure(cells, labels, max_points=max_points, max_arrows=max_arrows)
 
 
-def comparison_figure(runs: list[Run], *, max_points: int = 2000) -> dict[str, Any]:
+def comparison_figure(runs: list[RunView], *, max_points: int = 2000) -> dict[str, Any]:
     """Each run's sample panel in its own column; frame i shows every run's snapshot i."""
     cells = comparison_cells(runs)
     n = len(cells[0].frames) if cells else 0

@@ -8,13 +8,24 @@ from pathlib import Path
 from plotly.offline import get_plotlyjs
 
 from pushforward.report.curves import curves_figure, last_eval
-from pushforward.report.drift_variants import variants_cell
-from pushforward.report.figures import Cell, comparison_figure, figure_div, slider_figure
-from pushforward.report.load import Run, load_run
+from pushforward.report.drift_variants import variants_cell, variants_note
+from pushforward.report.figures import comparison_figure, figure_div, slider_figure
 from pushforward.report.lyapunov import load_lyapunov, lyapunov_section
 from pushforward.report.static import write_pngs
+from pushforward.run import RunReader, RunView, atomic_write_bytes, read_run
 
-__all__ = ["write_report", "write_comparison", "page"]
+__all__ = ["write_report", "write_comparison", "page", "human_size"]
+
+
+def human_size(n_bytes: int) -> str:
+    """``1234567`` -> ``"1.2 MB"``."""
+    size = float(n_bytes)
+    for unit in ("B", "kB"):
+        if size < 1000:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} MB"
+
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto;
@@ -41,25 +52,25 @@ def page(title: str, body: str) -> str:
     )
 
 
-def _meta(run: Run) -> str:
+def _meta(run: RunView) -> str:
     info = run.info
-    status = str(info.get("status", "unknown"))
+    status = info.status
+    step = info.step if info.step is not None else (run.steps[-1] if run.steps else "?")
     parts = [
-        f"method <b>{html.escape(str(info.get('method', '?')))}</b>",
-        f"dim <b>{info.get('dim', '?')}</b>",
-        f"step <b>{info.get('step', run.steps[-1] if run.steps else '?')}</b>"
-        f" / {info.get('steps', '?')}",
+        f"method <b>{html.escape(info.method or '?')}</b>",
+        f"dim <b>{info.dim if info.dim is not None else '?'}</b>",
+        f"step <b>{step}</b> / {info.steps if info.steps is not None else '?'}",
         f"status <span class='status-{html.escape(status)}'>{html.escape(status)}</span>",
     ]
-    if info.get("image_shape"):
-        parts.insert(2, f"image {'×'.join(str(s) for s in info['image_shape'])}")
-    if isinstance(info.get("train_time_s"), int | float):
-        parts.append(f"trained in {info['train_time_s']:.1f} s")
+    if info.image_shape:
+        parts.insert(2, f"image {'×'.join(str(s) for s in info.image_shape)}")
+    if info.train_time_s is not None:
+        parts.append(f"trained in {info.train_time_s:.1f} s")
     parts.append(f"{len(run.snapshots)} snapshots")
     return " · ".join(parts)
 
 
-def _eval_table(run: Run) -> str:
+def _eval_table(run: RunView) -> str:
     found = last_eval(run.metrics)
     if found is None:
         return "<p class='note'>No evaluation lines (kind = eval) in metrics.jsonl.</p>"
@@ -71,35 +82,15 @@ def _eval_table(run: Run) -> str:
     return f"<p class='note'>At step {step}.</p><table>{head}{rows}</table>"
 
 
-def _variants_note(run: Run, cell: Cell) -> str:
-    """What the drift-variants panel draws, and how its arrow lengths compare."""
-    method = run.config.get("method", {})
-    kernel = html.escape(str(method.get("kernel", "laplace")))
-    n, m = len(cell.frames[-1]["generated"]), len(cell.frames[-1]["data"])
-    shown = len(cell.frames[-1]["from"])
-    return (
-        "<p class='note'><b>Every drift-field variant</b> (last panel, on the same slider): "
-        f"the paper, Sinkhorn, score-difference and MMD-gradient fields at the first {n} "
-        f"generated samples of each snapshot (arrows drawn at the first {shown}), against "
-        f"the first {m} data points, with the "
-        f"run's temperatures (each unit RMS, summed, as in training) and {kernel} kernel "
-        "(score-difference and MMD-gradient: Gaussian, the kernel they are defined for; "
-        "Sinkhorn: the run's sweeps if it trains Sinkhorn drifting, else the lab's 20). "
-        "Each variant is then scaled to unit RMS over these samples and all are drawn at one "
-        "scale, so arrow lengths compare across variants: a variant whose arrows do not "
-        "point at the far mode stalls there. Click a variant in the legend to hide it.</p>"
-    )
-
-
-def _report_body(run: Run, max_points: int, max_arrows: int) -> str:
+def _report_body(run: RunView, max_points: int, max_arrows: int) -> str:
     name = html.escape(run.name)
     parts = [f"<h1>{name}</h1>"]
     if run.description:
         parts.append(f"<p class='description'>{html.escape(run.description)}</p>")
     parts.append(f"<p class='meta'>{_meta(run)}</p>")
     if run.panels():
-        variants = variants_cell(run, max_arrows=min(max_arrows, 100))
-        extra = [variants] if variants is not None else []
+        variants = RunReader(run.path).analysis("drift_variants")
+        extra = [variants_cell(*variants)] if variants is not None else []
         fig = slider_figure(run, max_points=max_points, max_arrows=max_arrows, extra=extra)
         parts.append(figure_div(fig, "panels"))
         parts.append(
@@ -107,7 +98,7 @@ def _report_body(run: Run, max_points: int, max_arrows: int) -> str:
             "Click a legend entry to hide or show that set in every panel.</p>"
         )
         if variants is not None:
-            parts.append(_variants_note(run, variants))
+            parts.append(variants_note(variants[0]))
     else:
         parts.append("<p class='note'>No point sets yet (no snapshots or static sets).</p>")
     parts.append("<h2>Loss and metrics</h2>")
@@ -119,8 +110,7 @@ def _report_body(run: Run, max_points: int, max_arrows: int) -> str:
     parts.append(_eval_table(run))
     lyapunov = load_lyapunov(run.path)
     if lyapunov is not None:
-        step = run.info.get("step")
-        parts.append(lyapunov_section(lyapunov, step if isinstance(step, int) else None))
+        parts.append(lyapunov_section(lyapunov, run.info.step))
     parts.append("<h2>Configuration</h2>")
     config = run.config_text.strip() or "# config.toml is missing"
     parts.append(f"<pre>{html.escape(config)}</pre>")
@@ -137,11 +127,12 @@ def write_report(
     pngs: bool = True,
 ) -> Path:
     """Write ``run_dir/report.html`` (or ``out``) and the PNGs beside it; return the HTML path."""
-    run = load_run(run_dir)
+    run = read_run(run_dir)
     path = Path(out) if out is not None else run.path / "report.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     body = _report_body(run, max_points, max_arrows)
-    path.write_text(page(f"{run.name} · pushforward report", body), encoding="utf-8")
+    text = page(f"{run.name} · pushforward report", body)
+    atomic_write_bytes(path, text.encode("utf-8"))
     if pngs:
         write_pngs(run, path.parent, max_points=max_points)
     return path
@@ -151,7 +142,7 @@ def write_comparison(
     run_dirs: list[str | Path], out: str | Path, *, max_points: int = 2000
 ) -> Path:
     """Write one page with each run's sample panel in a column, on one slider; return its path."""
-    runs = [load_run(d) for d in run_dirs]
+    runs = [read_run(d) for d in run_dirs]
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     names = ", ".join(html.escape(r.name) for r in runs)
@@ -165,5 +156,5 @@ def write_comparison(
         f"At most {max_points} points per set and frame.</p>"
     )
     title = "Comparison · " + ", ".join(r.name for r in runs)
-    path.write_text(page(title, "\n".join(parts)), encoding="utf-8")
+    atomic_write_bytes(path, page(title, "\n".join(parts)).encode("utf-8"))
     return path

@@ -1,7 +1,7 @@
 """Report panels of `pushforward lyapunov`: exponent spectra, principal angles, vectors in 3-D.
 
-`pushforward lyapunov RUN_DIR` leaves two files in the run directory, both written atomically
-(nothing pickled):
+`analysis.lyapunov` stores two files in the run directory (its `lyapunov` analysis, written
+atomically through `run.RunWriter`, nothing pickled):
 
 - ``lyapunov.json`` — scalars: ``method``, ``dim`` (D), ``manifold_dim``, ``n``, ``k``, ``frame3``
   (what the 3-D view's axes are) and, per analysis ``ode`` / ``sde`` / ``map``, the mean and std
@@ -24,7 +24,6 @@ the along / off-manifold displacements of the perturbation study.
 from __future__ import annotations
 
 import html
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,14 +32,12 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
-from safetensors.numpy import load_file
 
 from pushforward.errors import RunDirError
 from pushforward.report.figures import figure_div, rounded
+from pushforward.run import RunReader
 
 __all__ = [
-    "SUMMARY_FILE",
-    "TENSOR_FILE",
     "ANALYSES",
     "ANGLES",
     "LyapunovResults",
@@ -52,8 +49,6 @@ __all__ = [
     "lyapunov_section",
 ]
 
-SUMMARY_FILE = "lyapunov.json"
-TENSOR_FILE = "lyapunov.safetensors"
 ANALYSES = {"ode": "ODE path", "sde": "SDE path", "map": "one-step map"}
 # angle arrays: reference -> (legend text, colour, shown at first)
 ANGLES = {
@@ -91,22 +86,14 @@ class LyapunovResults:
 
 def load_lyapunov(run_dir: str | Path) -> LyapunovResults | None:
     """The Lyapunov results saved in ``run_dir``, or None; RunDirError if a file is corrupt."""
-    path = Path(run_dir)
-    summary_path, tensor_path = path / SUMMARY_FILE, path / TENSOR_FILE
-    if not (summary_path.is_file() and tensor_path.is_file()):
+    try:
+        stored = RunReader(run_dir).analysis("lyapunov")
+    except RunDirError as e:
+        raise RunDirError(f"{e}; re-run `pushforward lyapunov {run_dir}`") from None
+    if stored is None:
         return None
-    how = f"re-run `pushforward lyapunov {path}`"
-    try:
-        summary = json.loads(summary_path.read_text())
-    except (OSError, ValueError) as e:
-        raise RunDirError(f"{summary_path} is not valid JSON ({e}); {how}.") from e
-    try:
-        tensors = load_file(str(tensor_path))
-    except Exception as e:  # safetensors raises its own error types
-        raise RunDirError(f"{tensor_path} is not a readable safetensors file ({e}); {how}.") from e
-    if not isinstance(summary, dict):
-        raise RunDirError(f"{summary_path} should hold a JSON object; {how}.")
-    return LyapunovResults(summary, {k: np.asarray(v, np.float32) for k, v in tensors.items()})
+    summary, arrays = stored
+    return LyapunovResults(summary, {k: np.asarray(v, np.float32) for k, v in arrays.items()})
 
 
 def _title(res: LyapunovResults, analysis: str) -> str:

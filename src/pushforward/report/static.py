@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from pushforward.report.curves import metric_series
 from pushforward.report.figures import ARROWS, Cell, Drawer, run_cells, set_color, tile_images
-from pushforward.report.load import Run
+from pushforward.run import RunView
 
 __all__ = ["write_pngs", "final_png", "samples_grid_png", "curves_png"]
 
@@ -76,7 +76,7 @@ def _draw_cell(ax: Axes, cell: Cell, drawer: Drawer, max_points: int) -> None:
     ax.legend(loc="upper right", fontsize=7, markerscale=3, framealpha=0.8)
 
 
-def final_png(run: Run, path: Path, *, max_points: int = 2000) -> Path:
+def final_png(run: RunView, path: Path, *, max_points: int = 2000) -> Path:
     """All panels of the last snapshot side by side, one axes per panel."""
     cells = run_cells(run)
     n = max(len(cells), 1)
@@ -91,12 +91,12 @@ def final_png(run: Run, path: Path, *, max_points: int = 2000) -> Path:
         note = f" (first 2 of {cell.dim})" if cell.kind == "2d" and cell.dim > 3 else ""
         ax.set_title(cell.title + note, fontsize=10)
     steps = run.steps
-    fig.suptitle(f"{run.name} · step {steps[-1] if steps else run.info.get('step', 0)}")
+    fig.suptitle(f"{run.name} · step {steps[-1] if steps else run.info.step or 0}")
     fig.savefig(path)
     return path
 
 
-def samples_grid_png(run: Run, path: Path) -> Path | None:
+def samples_grid_png(run: RunView, path: Path) -> Path | None:
     """Tiled images of each sample-panel set at the last snapshot; None for non-image data."""
     cells = [c for c, p in zip(run_cells(run), run.panels(), strict=True) if p == "sample"]
     if not cells or cells[0].kind != "image":
@@ -118,7 +118,7 @@ def samples_grid_png(run: Run, path: Path) -> Path | None:
     return path
 
 
-def curves_png(run: Run, path: Path) -> Path | None:
+def curves_png(run: RunView, path: Path) -> Path | None:
     """The loss keys of metrics.jsonl over steps (log-y when positive); None without a loss."""
     train, evals = metric_series(run.metrics)
     keys = [k for k in dict.fromkeys([*train, *evals]) if "loss" in k.lower()]
@@ -146,7 +146,7 @@ def curves_png(run: Run, path: Path) -> Path | None:
     return path
 
 
-def write_pngs(run: Run, out_dir: Path, *, max_points: int = 2000) -> list[Path]:
+def write_pngs(run: RunView, out_dir: Path, *, max_points: int = 2000) -> list[Path]:
     """Write final.png, samples_grid.png (image data) and curves.png into ``out_dir``."""
     written = [final_png(run, out_dir / "final.png", max_points=max_points)]
     written.append(samples_grid_png(run, out_dir / "samples_grid.png"))

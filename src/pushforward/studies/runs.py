@@ -1,0 +1,97 @@
+"""Runs of a study: train one (reusing a finished one) and read its final numbers.
+
+`train_row` writes a row's experiment to `OUT/configs/ROW.toml` and trains it into
+`OUT/runs/ROW` with `pipeline.run`, unless a finished run of the same experiment is there
+(so an interrupted study continues where it stopped). `final_numbers` evaluates a run by the
+one seed rule (`analysis.quality`, `evaluate_run(suite="quality")`) and adds its cost.
+
+Example:
+    >>> path = train_row(Path("runs/study"), "a", config, None, None, False)  # doctest: +SKIP
+    >>> final_numbers(path)["w2"]  # doctest: +SKIP
+    0.31
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from pushforward.analysis.evaluate import evaluate_run
+from pushforward.analysis.quality import EVAL_STREAMS, quality
+from pushforward.config import dump_toml
+from pushforward.data.base import Distribution
+from pushforward.pipeline import run
+from pushforward.run import RunReader, atomic_write_bytes
+from pushforward.runtime import stream_generator
+
+__all__ = ["EVAL_N", "train_row", "final_numbers", "cpu_seconds", "reference", "data_floor"]
+
+EVAL_N = 2000  # samples (and reference points) of every study's final evaluation
+_CPU_FILE = "cpu_time.txt"
+
+
+def train_row(
+    out: Path,
+    row: str,
+    config: dict[str, Any],
+    steps: int | None,
+    seed: int | None,
+    progress: bool,
+) -> Path:
+    """Train the row's experiment into `OUT/runs/ROW` (or reuse a finished one); its path.
+
+    The CPU seconds this process spent on the row are recorded beside the run (robust on a
+    shared machine), read back by `cpu_seconds`.
+    """
+    (out / "configs").mkdir(parents=True, exist_ok=True)
+    path = out / "configs" / f"{row}.toml"
+    text = dump_toml(config)
+    rundir = out / "runs" / row
+    wanted = steps or config["train"]["steps"]
+    reader = RunReader(rundir)
+    if path.exists() and path.read_text() == text and reader.layout.info.is_file():
+        info = reader.info()
+        if info.status == "done" and info.step == wanted:
+            return rundir
+    atomic_write_bytes(path, text.encode())
+    tic = time.process_time()
+    run(str(path), rundir, steps=steps, seed=seed, overwrite=True, progress=progress,
+        report=False)  # fmt: skip
+    atomic_write_bytes(rundir / _CPU_FILE, f"{time.process_time() - tic:.2f}\n".encode())
+    return rundir
+
+
+def cpu_seconds(path: Path) -> float | None:
+    """CPU seconds recorded for a run by `train_row` (None when unknown)."""
+    file = Path(path) / _CPU_FILE
+    return float(file.read_text()) if file.exists() else None
+
+
+def final_numbers(
+    path: str | Path, n: int = EVAL_N, seed: int = 0, **solver: Any
+) -> dict[str, Any]:
+    """`analysis.quality` of run `path` by the one seed rule, plus train seconds, ms per
+    training step and sampling ms per 1000 samples."""
+    record = evaluate_run(path, n, seed, suite="quality", **solver)
+    info = RunReader(path).info()
+    out: dict[str, Any] = dict(record.metrics)
+    out["train_time_s"] = info.train_time_s
+    steps = info.step or info.steps
+    if info.train_time_s is not None and steps:
+        out["ms_per_step"] = 1000.0 * info.train_time_s / steps
+    out["sample_ms_per_1k"] = 1000.0 * record.sample_s_per_1k
+    return out
+
+
+def reference(target: Distribution, n: int = EVAL_N, seed: int = 0) -> Any:
+    """The reference data `[n, d]` an evaluation with `seed` compares against."""
+    return target.sample(n, stream_generator(seed, EVAL_STREAMS["reference"]))
+
+
+def data_floor(target: Distribution, n: int = EVAL_N, seed: int = 0) -> dict[str, float]:
+    """`quality` of fresh data drawn where a model's samples would be: the floor of each
+    number at this sample size."""
+    x = target.sample(n, stream_generator(seed, EVAL_STREAMS["samples"]))
+    g = stream_generator(seed, EVAL_STREAMS["metrics"])
+    return quality(x, target, reference(target, n, seed), generator=g)
