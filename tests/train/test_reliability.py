@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from pushforward.cli import main
 from pushforward.errors import RunDirError
@@ -27,7 +27,6 @@ from pushforward.run import (
     Layout,
     RunReader,
     load_checkpoint,
-    load_latest_checkpoint,
     previous_path,
     save_checkpoint,
 )
@@ -201,74 +200,7 @@ def test_kill9_at_random_points_stress(tmp_path, reference):
     _assert_same_run(_reference_dir(reference), out)
 
 
-# -- damaged checkpoints --------------------------------------------------------------------
-
-
-def _good_checkpoint(path: Path) -> None:
-    save_checkpoint(path, {"model.w": np.arange(6.0, dtype=np.float32).reshape(2, 3)}, {"step": 7})
-
-
-def _random_bytes(path: Path) -> None:
-    path.write_bytes(
-        torch.randint(0, 256, (4096,), generator=torch.Generator().manual_seed(0))
-        .to(torch.uint8)
-        .numpy()
-        .tobytes()
-    )
-
-
-def _truncated(path: Path) -> None:
-    path.write_bytes(path.read_bytes()[:-9])
-
-
-def _no_metadata(path: Path) -> None:
-    save_file({"model.w": torch.zeros(2, 3)}, str(path))
-
-
-def _broken_json(path: Path) -> None:
-    save_file({"model.w": torch.zeros(2, 3)}, str(path), metadata={"pushforward_state": "{step"})
-
-
-def _flipped_bit(path: Path) -> None:
-    data = bytearray(path.read_bytes())
-    data[-3] ^= 0x10  # inside the tensor bytes: only the recorded sha256 can tell
-    path.write_bytes(bytes(data))
-
-
-def _empty(path: Path) -> None:
-    path.write_bytes(b"")
-
-
-DAMAGE = [_random_bytes, _truncated, _no_metadata, _broken_json, _flipped_bit, _empty]
-
-
-@pytest.mark.parametrize("damage", DAMAGE, ids=lambda f: f.__name__.strip("_"))
-def test_damaged_checkpoint_is_a_clear_error_and_the_previous_one_is_used(tmp_path, damage):
-    path = tmp_path / "checkpoint.safetensors"
-    _good_checkpoint(path)
-    save_checkpoint(path, {"model.w": np.ones((2, 3), np.float32)}, {"step": 9})  # 7 is .prev
-    damage(path)
-    with pytest.raises(RunDirError, match=r"checkpoint .*checkpoint\.safetensors is corrupt"):
-        load_checkpoint(path)
-    tensors, state, used = load_latest_checkpoint(path)
-    assert used == previous_path(path) and state["step"] == 7
-    assert np.array_equal(tensors["model.w"], np.arange(6.0).reshape(2, 3))
-    damage(previous_path(path))
-    with pytest.raises(RunDirError, match=r"neither checkpoint.*checkpoint\.prev\.safetensors"):
-        load_latest_checkpoint(path)
-
-
-def test_checkpoint_keeps_the_previous_and_never_unpickles(tmp_path):
-    path = tmp_path / "c.safetensors"
-    for step in (1, 2, 3):
-        save_checkpoint(path, {"x": np.full(3, float(step), np.float32)}, {"step": step})
-    assert load_checkpoint(path)[1]["step"] == 3
-    assert load_checkpoint(previous_path(path))[1]["step"] == 2
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.prev.safetensors", "c.safetensors"]
-    # a pickle (what torch.save writes) is refused, not executed
-    torch.save({"x": torch.zeros(1)}, path)
-    with pytest.raises(RunDirError, match="corrupt"):
-        load_checkpoint(path)
+# -- damaged checkpoints through the CLI (unit tests: tests/run/test_checkpoint.py) -------
 
 
 def test_resume_cli_with_both_checkpoints_damaged_and_sample_from_a_damaged_run(tmp_path, capsys):

@@ -23,22 +23,19 @@ from pushforward.data import from_table
 from pushforward.data.gaussian import Gaussian
 from pushforward.errors import ConfigError
 from pushforward.metrics.gaussian_target import norm_histogram_png
-from pushforward.run import RunReader, RunWriter
+from pushforward.run import RunReader, RunWriter, find_runs
 from pushforward.runtime import stream_generator
 
 __all__ = ["map_scores", "run_dirs"]
 
 
 def run_dirs(paths: list[str]) -> list[Path]:
-    """Run directories among `paths` (a folder without run.json contributes its sub-runs)."""
+    """Run directories among `paths` (a folder that is not a run contributes its sub-runs)."""
     out: list[Path] = []
     for p in map(Path, paths):
-        if (p / "run.json").is_file():
-            out.append(p)
-        elif p.is_dir():
-            out.extend(sorted(q.parent for q in p.glob("*/run.json")))
-        else:
+        if not p.exists():
             raise ConfigError(f"{p} is not a run directory or a folder of runs")
+        out.extend(find_runs(p))
     if not out:
         raise ConfigError(f"no run directories (with run.json) under {', '.join(paths)}")
     return out

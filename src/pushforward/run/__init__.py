@@ -21,7 +21,14 @@ from pushforward.run.checkpoint import (
 )
 from pushforward.run.files import atomic_write, atomic_write_bytes, read_sets, write_sets
 from pushforward.run.layout import ANALYSES, Layout
-from pushforward.run.reader import RunReader, RunView, Snapshot, panel_order, read_run
+from pushforward.run.reader import (
+    RunReader,
+    RunView,
+    Snapshot,
+    find_runs,
+    panel_order,
+    read_run,
+)
 from pushforward.run.records import FORMAT, EvalRecord, MetricLine, RunInfo, SnapshotEntry
 from pushforward.run.writer import RunWriter
 
@@ -39,6 +46,7 @@ __all__ = [
     "SnapshotEntry",
     "atomic_write",
     "atomic_write_bytes",
+    "find_runs",
     "load_checkpoint",
     "load_latest_checkpoint",
     "panel_order",

@@ -13,6 +13,7 @@
       NAME.json + NAME.safetensors   results of an analysis step (`ANALYSES`: lyapunov,
                                   drift_variants): scalars and per-sample arrays
       maps.json                   `pushforward maps` scores of a flow's forward / inverse maps
+      cpu_time.txt                CPU seconds a study spent on the run
       report.html, *.png          written by the report
 
 Example:
@@ -103,6 +104,11 @@ class Layout:
     def eval(self) -> Path:
         """`eval.json`: the record of `pushforward eval`."""
         return self.path / "eval.json"
+
+    @property
+    def cpu_time(self) -> Path:
+        """`cpu_time.txt`: CPU seconds a study spent on the run (training and files)."""
+        return self.path / "cpu_time.txt"
 
     @property
     def maps(self) -> Path:

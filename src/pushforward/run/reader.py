@@ -27,7 +27,15 @@ from pushforward.run.files import read_json, read_sets, read_toml
 from pushforward.run.layout import Layout
 from pushforward.run.records import EvalRecord, MetricLine, RunInfo, SnapshotEntry
 
-__all__ = ["PANEL_ORDER", "RunReader", "RunView", "Snapshot", "read_run", "panel_order"]
+__all__ = [
+    "PANEL_ORDER",
+    "RunReader",
+    "RunView",
+    "Snapshot",
+    "find_runs",
+    "read_run",
+    "panel_order",
+]
 
 PANEL_ORDER = ("sample", "latent", "forward", "inverse", "field")
 _HOW = "Train one with `pushforward run NAME` (it writes runs/NAME/), then point at that folder."
@@ -136,6 +144,14 @@ class RunReader:
             raise RunDirError(f"{json_path} should hold a JSON object; run the analysis again")
         return summary, read_sets(array_path)
 
+    def cpu_time(self) -> float | None:
+        """CPU seconds a study recorded for this run (None when it recorded none)."""
+        path = self.layout.cpu_time
+        try:
+            return float(path.read_text()) if path.is_file() else None
+        except ValueError:
+            raise RunDirError(f"{path} should hold a number of seconds; train again") from None
+
     def has_checkpoint(self) -> bool:
         """Whether a latest or previous checkpoint file exists."""
         return self.layout.checkpoint.is_file() or previous_path(self.layout.checkpoint).is_file()
@@ -222,6 +238,16 @@ class RunView:
         """Names of the sets of ``panel`` that come from static.safetensors (fixed over steps)."""
         prefix = panel + "/"
         return {k[len(prefix) :] for k in self.static if k.startswith(prefix)}
+
+
+def find_runs(path: str | Path) -> list[Path]:
+    """`path` if it is a run directory, else the run directories directly inside it."""
+    path = Path(path)
+    if Layout(path).info.is_file():
+        return [path]
+    if not path.is_dir():
+        return []
+    return sorted(p for p in path.iterdir() if Layout(p).info.is_file())
 
 
 def panel_order(panels: set[str] | list[str]) -> list[str]:

@@ -134,6 +134,10 @@ class RunWriter:
         atomic_write_bytes(json_path, (json.dumps(summary, indent=1) + "\n").encode())
         return json_path, array_path
 
+    def write_cpu_time(self, seconds: float) -> None:
+        """Write cpu_time.txt (CPU seconds a study spent on this run)."""
+        atomic_write_bytes(self.layout.cpu_time, f"{seconds:.2f}\n".encode())
+
     def write_maps(self, scores: dict[str, float]) -> None:
         """Write maps.json (scores of a flow run's forward and inverse maps)."""
         atomic_write_bytes(self.layout.maps, (json.dumps(scores, indent=1) + "\n").encode())

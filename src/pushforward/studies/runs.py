@@ -22,13 +22,12 @@ from pushforward.analysis.quality import EVAL_STREAMS, quality
 from pushforward.config import dump_toml
 from pushforward.data.base import Distribution
 from pushforward.pipeline import run
-from pushforward.run import RunReader, atomic_write_bytes
+from pushforward.run import RunReader, RunWriter, atomic_write_bytes
 from pushforward.runtime import stream_generator
 
 __all__ = ["EVAL_N", "train_row", "final_numbers", "cpu_seconds", "reference", "data_floor"]
 
 EVAL_N = 2000  # samples (and reference points) of every study's final evaluation
-_CPU_FILE = "cpu_time.txt"
 
 
 def train_row(
@@ -58,14 +57,13 @@ def train_row(
     tic = time.process_time()
     run(str(path), rundir, steps=steps, seed=seed, overwrite=True, progress=progress,
         report=False)  # fmt: skip
-    atomic_write_bytes(rundir / _CPU_FILE, f"{time.process_time() - tic:.2f}\n".encode())
+    RunWriter(rundir).write_cpu_time(time.process_time() - tic)
     return rundir
 
 
 def cpu_seconds(path: Path) -> float | None:
     """CPU seconds recorded for a run by `train_row` (None when unknown)."""
-    file = Path(path) / _CPU_FILE
-    return float(file.read_text()) if file.exists() else None
+    return RunReader(path).cpu_time()
 
 
 def final_numbers(
