@@ -130,3 +130,12 @@ def test_console_script_end_to_end(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert np.load(tmp_path / "s.npy").shape == (100, 2)
+
+
+def test_rank_command_on_digits_writes_its_table_and_spectrum(tmp_path, capsys):
+    out = tmp_path / "rank"
+    assert main(["rank", "digits", "--splits", "train,all", "--rank", "20", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "| tolerance (× λ_max) | rank, train (n=1497) | rank, all (n=1797) |" in text
+    assert "| 0.1 | 14 | 14 |" in text  # 14 eigenvalues above a tenth of the largest
+    assert {p.name for p in out.iterdir()} == {"rank.md", "rank.json", "spectrum.png"}

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from pushforward.data import make_distribution
 from pushforward.errors import ConfigError
 from pushforward.metrics.covariance import rank_interval, rank_table, spectrum
+from pushforward.studies.table import Table
 
 __all__ = ["register"]
 
@@ -57,16 +58,13 @@ def cmd_rank(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tables = {s: rank_table(v) for s, v in spectra.items()}
-    header = (
-        "| tolerance (× λ_max) | "
-        + " | ".join(f"rank, {s} (n={len(sets[s])})" for s in splits)
-        + " |"
-    )
-    lines = [header, "|---|" + "---|" * len(splits)]
-    first = tables[splits[0]]
-    for i, row in enumerate(first):
+    columns = {s: f"rank, {s} (n={len(sets[s])})" for s in splits}
+    rows = []
+    for i, row in enumerate(tables[splits[0]]):
         label = f"{row['tol']:.3g}" + (f" ({row['note']})" if "note" in row else "")
-        lines.append(f"| {label} | " + " | ".join(str(tables[s][i]["rank"]) for s in splits) + " |")
+        rows.append({"tolerance (× λ_max)": label,
+                     **{columns[s]: tables[s][i]["rank"] for s in splits}})  # fmt: skip
+    lines = [Table(["tolerance (× λ_max)", *columns.values()], rows).markdown().rstrip()]
     for s in splits:
         v = spectra[s]
         iv = rank_interval(v, args.rank)

@@ -27,8 +27,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from pushforward.fields.kernels import check_field_args
-from pushforward.fields.score_difference import smoothed_parts
+from pushforward.fields.score_difference import smoothed_pair
 
 __all__ = ["MMDGradientField"]
 
@@ -45,15 +44,11 @@ class MMDGradientField:
         self, x: Tensor, y_pos: Tensor, y_neg: Tensor | None, temperature: float
     ) -> tuple[Tensor, Tensor]:
         """`(b [n, d], s [n])` of the witness gradient, σ = `temperature`."""
-        mask_self = y_neg is None
-        check_field_args(x, temperature, "gaussian", mask_self)
-        y_neg = x if y_neg is None else y_neg
-        tau = float(temperature)
-        m_pos, lse_pos = smoothed_parts(x, y_pos, False, tau, "gaussian", self.chunk)
-        m_neg, lse_neg = smoothed_parts(x, y_neg, mask_self, tau, "gaussian", self.chunk)
+        pos, neg, n_neg = smoothed_pair(x, y_pos, y_neg, temperature, self.chunk)
+        (m_pos, lse_pos), (m_neg, lse_neg) = pos, neg
         log_k_pos = lse_pos - math.log(y_pos.shape[0])
-        log_k_neg = lse_neg - math.log(y_neg.shape[0] - (1 if mask_self else 0))
+        log_k_neg = lse_neg - math.log(n_neg)
         c = torch.maximum(log_k_pos, log_k_neg)
         w_pos = (log_k_pos - c).exp().unsqueeze(1)
         w_neg = (log_k_neg - c).exp().unsqueeze(1)
-        return w_pos * (m_pos - x) - w_neg * (m_neg - x), c - 2.0 * math.log(tau)
+        return w_pos * (m_pos - x) - w_neg * (m_neg - x), c - 2.0 * math.log(temperature)

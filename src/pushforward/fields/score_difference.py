@@ -29,7 +29,7 @@ from torch import Tensor
 
 from pushforward.fields.kernels import check_field_args, row_logits
 
-__all__ = ["ScoreDifferenceField", "smoothed_parts"]
+__all__ = ["ScoreDifferenceField", "smoothed_parts", "smoothed_pair"]
 
 
 def smoothed_parts(
@@ -45,6 +45,20 @@ def smoothed_parts(
     return torch.cat(shifts), torch.cat(lses)
 
 
+def smoothed_pair(
+    x: Tensor, y_pos: Tensor, y_neg: Tensor | None, temperature: float, chunk: int
+) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor], int]:
+    """Gaussian-kernel (mean shift, log-sum) of `x` toward `y_pos` and toward `y_neg` (None:
+    the other rows of `x`), and the number of negatives each row sees."""
+    mask_self = y_neg is None
+    check_field_args(x, temperature, "gaussian", mask_self)
+    y_neg = x if y_neg is None else y_neg
+    tau = float(temperature)
+    pos = smoothed_parts(x, y_pos, False, tau, "gaussian", chunk)
+    neg = smoothed_parts(x, y_neg, mask_self, tau, "gaussian", chunk)
+    return pos, neg, y_neg.shape[0] - (1 if mask_self else 0)
+
+
 @dataclass(frozen=True)
 class ScoreDifferenceField:
     """Score difference of the Gaussian-smoothed data and samples; rows per chunk."""
@@ -57,11 +71,6 @@ class ScoreDifferenceField:
         self, x: Tensor, y_pos: Tensor, y_neg: Tensor | None, temperature: float
     ) -> tuple[Tensor, Tensor]:
         """`(m⁺ − m⁻ [n, d], −2 log σ [n])` with σ = `temperature`."""
-        mask_self = y_neg is None
-        check_field_args(x, temperature, "gaussian", mask_self)
-        y_neg = x if y_neg is None else y_neg
-        tau = float(temperature)
-        m_pos, _ = smoothed_parts(x, y_pos, False, tau, "gaussian", self.chunk)
-        m_neg, _ = smoothed_parts(x, y_neg, mask_self, tau, "gaussian", self.chunk)
+        (m_pos, _), (m_neg, _), _ = smoothed_pair(x, y_pos, y_neg, temperature, self.chunk)
         log_scale = x.new_full((x.shape[0],), -2.0 * math.log(temperature))
         return m_pos - m_neg, log_scale
