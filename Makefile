@@ -34,8 +34,8 @@ test-all: venv browser
 	$(PY) -m pytest -q
 
 lint: venv
-	$(VENV)/bin/ruff check src tests
-	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/ruff check src tests conftest.py
+	$(VENV)/bin/ruff format --check src tests conftest.py
 
 format: venv
 	$(VENV)/bin/ruff format src tests
