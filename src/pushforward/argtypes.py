@@ -11,13 +11,17 @@ __all__ = [
     "positive",
     "seed",
     "seed_list",
+    "threads",
     "npy_path",
     "add_sampling_arguments",
 ]
 
 
-def int_at_least(minimum: int, what: str) -> Callable[[str], int]:
-    """An argparse type accepting integers >= `minimum`; `what` names the quantity in errors."""
+def int_at_least(
+    minimum: int, what: str, maximum: int | None = None, why: str = ""
+) -> Callable[[str], int]:
+    """An argparse type accepting integers in [`minimum`, `maximum`]; `what` names the quantity
+    in errors and `why` says why there is a maximum."""
 
     def parse(text: str) -> int:
         try:
@@ -26,13 +30,33 @@ def int_at_least(minimum: int, what: str) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"expected at most {maximum} ({why}), got {value}")
         return value
 
     return parse
 
 
 positive = int_at_least(1, "a positive integer")
-seed = int_at_least(0, "a seed >= 0")
+
+
+def threads(text: str) -> int:
+    """argparse type: a CPU thread count in 1 … 1024."""
+    value = int_at_least(1, "a thread count >= 1")(text)
+    if value > 1024:
+        raise argparse.ArgumentTypeError(f"expected a thread count of at most 1024, got {value}")
+    return value
+
+
+_seed_floor = int_at_least(0, "a seed >= 0")
+
+
+def seed(text: str) -> int:
+    """argparse type: a seed in 0 … 2⁶³ − 1 (what a torch generator takes)."""
+    value = _seed_floor(text)
+    if value > 2**63 - 1:
+        raise argparse.ArgumentTypeError(f"expected a seed in 0 … 2**63 - 1, got {value}")
+    return value
 
 
 def seed_list(text: str) -> list[int]:
@@ -50,7 +74,10 @@ def npy_path(text: str) -> Path:
     return path
 
 
-sample_count = int_at_least(10, "at least 10 samples (k-NN metrics need neighbours)")
+MAX_EVAL = 200_000  # the k-NN and W2 metrics take O(n²) time: more is a typo, not a request
+sample_count = int_at_least(
+    10, "at least 10 samples (k-NN metrics need neighbours)", MAX_EVAL, "the metrics are O(n²)"
+)
 
 
 def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:

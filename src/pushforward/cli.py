@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import io
 import pkgutil
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from pushforward import commands, data, distributed
+from pushforward.analysis.sampling import write_npy
 from pushforward.argtypes import npy_path, positive, seed
 from pushforward.config import parse_override
 from pushforward.errors import ConfigError, PushforwardError
@@ -26,16 +25,9 @@ from pushforward.metrics.images import fetch_classifier
 from pushforward.ode import SOLVERS, steps_for_nfe
 from pushforward.pipeline import report, run
 from pushforward.report import human_size, write_comparison
-from pushforward.run import atomic_write_bytes
+from pushforward.run import Layout
 
 __all__ = ["main", "parser"]
-
-
-def _save_npy(path: Path, x: torch.Tensor) -> None:
-    """Write an `[n, d]` float32 array atomically as .npy (no pickle)."""
-    buf = io.BytesIO()
-    np.save(buf, x.detach().cpu().float().numpy(), allow_pickle=False)
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -80,14 +72,30 @@ def cmd_sample(args: argparse.Namespace) -> int:
         if name != "dopri5":
             solver["steps"] = steps_for_nfe(name, args.nfe)
     generator = torch.Generator().manual_seed(args.seed)
-    x = built.method.sample(args.n, generator=generator, **solver)
-    _save_npy(args.o, x)
+    method = built.method
+
+    def draw(rows: int, g: torch.Generator) -> torch.Tensor:
+        return method.sample(rows, generator=g, **solver)
+
+    x = write_npy(args.o, draw, args.n, built.target.dim, generator)
     print(f"wrote {args.o}: {tuple(x.shape)} float32")
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write report.html for one run (+ PNGs), or a comparison page for several."""
+    if args.o is not None:
+        out = Path(args.o)
+        if out.suffix != ".html":
+            raise ConfigError(f"-o {out}: the report is HTML; give a path ending in .html")
+        for run_dir in args.run_dirs:
+            own = {p.resolve() for p in Layout(run_dir).own_files()} - {
+                Layout(run_dir).report.resolve()
+            }
+            if out.resolve() in own:
+                raise ConfigError(f"-o {out} is one of the run's own files; pick another path")
+    if len(args.run_dirs) > 1 and args.o is None:
+        raise ConfigError("a comparison of several runs needs -o FILE.html (where to write it)")
     if len(args.run_dirs) == 1:
         html = report(args.run_dirs[0], args.o, max_points=args.max_points)
         names = ("final.png", "samples_grid.png", "curves.png")  # what write_report writes
@@ -96,8 +104,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         if pngs:
             print(f"      {', '.join(pngs)} in {html.parent}")
         return 0
-    out = Path(args.o or "compare.html")
-    html = write_comparison(args.run_dirs, out, max_points=args.max_points)
+    html = write_comparison(args.run_dirs, Path(args.o), max_points=args.max_points)
     print(f"wrote {html} ({human_size(html.stat().st_size)})")
     return 0
 
@@ -122,8 +129,9 @@ def cmd_data(args: argparse.Namespace) -> int:
             path, value = parse_override(f"data.{text}")
             params[path[-1]] = value
         dist = data.make_distribution(args.name, **params)
-        x = dist.sample(args.n, torch.Generator().manual_seed(args.seed))
-        _save_npy(args.o, x)
+        x = write_npy(
+            args.o, dist.sample, args.n, dist.dim, torch.Generator().manual_seed(args.seed)
+        )
         print(f"wrote {args.o}: {tuple(x.shape)} float32")
     return 0
 
@@ -216,6 +224,16 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted; continue with --resume", file=sys.stderr)
         return 130
     except OSError as e:  # disk full, permissions: files already written stay as they were
-        where = f" ({e.filename})" if e.filename else ""
-        print(f"error: {e.strerror or e}{where}; fix it and rerun (--resume)", file=sys.stderr)
+        print(f"error: {os_error_hint(e, args)}", file=sys.stderr)
         return 1
+
+
+def os_error_hint(error: OSError, args: argparse.Namespace) -> str:
+    """What failed on disk and what to do: --resume only where a run had started training."""
+    where = f" ({error.filename})" if error.filename else ""
+    text = f"{error.strerror or error}{where}"
+    out = getattr(args, "out", None)
+    started = args.command in ("run", "distill") and out and Layout(out).checkpoint.is_file()
+    if started:
+        return f"{text}; fix it, then continue the run with --resume (its checkpoint is kept)"
+    return f"{text}; check that the path exists and is writable (or pick another path), then rerun"

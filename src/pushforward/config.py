@@ -24,6 +24,8 @@ from pushforward.errors import ConfigError, suggest
 
 __all__ = [
     "SECTIONS",
+    "MAX_SEED",
+    "MAX_FLOAT32",
     "ExperimentConfig",
     "load_toml",
     "parse_override",
@@ -35,6 +37,8 @@ __all__ = [
 ]
 
 SECTIONS = ("experiment", "data", "source", "method", "net", "train")
+MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes a signed 64-bit seed
+MAX_FLOAT32 = 3.4028234663852886e38  # the largest finite float32: weights and rates are float32
 
 
 @dataclasses.dataclass
@@ -45,9 +49,11 @@ class ExperimentConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        """Check the seed range."""
-        if self.seed < 0:
-            raise ValueError(f"experiment.seed must be >= 0, got {self.seed}")
+        """Check the seed range (a torch generator takes 0 … 2⁶³ − 1)."""
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(
+                f"experiment.seed must be in 0 … {MAX_SEED} (2⁶³ − 1), got {self.seed}"
+            )
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:

@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -25,10 +24,10 @@ from pushforward.analysis import drift_variants
 from pushforward.analysis.quality import snapshot_metrics
 from pushforward.config import dump_toml
 from pushforward.errors import ConfigError
-from pushforward.experiments import build, resolve
+from pushforward.experiments import Built, build, resolve
 from pushforward.ode import steps_for_nfe
 from pushforward.report import write_report
-from pushforward.run import RunInfo, RunReader, RunWriter
+from pushforward.run import Layout, RunInfo, RunLock, RunReader, RunWriter
 from pushforward.runtime import resolve_device, stream_generator
 from pushforward.train import fit
 
@@ -51,19 +50,61 @@ def run(
     progress: bool = True,
     report: bool = True,
 ) -> Path:
-    """Resolve, build and train experiment `name` into `out` (default runs/NAME); its path."""
+    """Resolve, build and train experiment `name` into `out` (default runs/NAME); its path.
+
+    `resume` continues the run in `out` from its checkpoint, with the seed it was started with
+    unless `seed` says otherwise; `overwrite` replaces `out` if it is provably one of our runs.
+    One process writes a run at a time (`run.RunLock`): a second writer is refused.
+    """
     config = resolve(name, overrides, steps=steps, seed=seed, device=device)
     resolve_device(config["train"]["device"])
     path = Path(out) if out is not None else Path("runs") / config["experiment"]["name"]
     if path.exists() and not path.is_dir():
         raise ConfigError(f"--out {path} is a file, not a folder; pick another --out")
-    built = build(config)  # every check before anything on disk changes
+    if resume and seed is None and Layout(path).config.is_file():
+        started = RunReader(path).config().get("experiment", {}).get("seed")
+        if isinstance(started, int) and started != config["experiment"]["seed"]:
+            config = resolve(name, overrides, steps=steps, seed=started, device=device)
+    built = build(config)  # every check (memory too) before anything on disk changes
     if distributed.launched():
         # torchrun: join the group now, so only rank 0 touches the folder before training
         distributed.setup(resolve_device(config["train"]["device"]))
-    if distributed.is_main():
-        _prepare(path, config, resume, overwrite)
-    distributed.barrier()
+    if resume and not Layout(path).config.is_file():
+        what = "does not exist" if not path.exists() else "holds no run (no config.toml)"
+        raise ConfigError(
+            f"nothing to resume: {path} {what}; drop --resume to start the run, or point "
+            "--out at the run to continue"
+        )
+    lock = RunLock(path) if distributed.is_main() else None
+    existed, locked_before = path.exists(), Layout(path).lock.exists()
+    try:
+        if lock is not None:
+            lock.acquire()
+            try:
+                _prepare(path, config, resume, overwrite)
+            except BaseException:  # a refused run leaves no trace: no folder, no lock file
+                lock.release()
+                lock = None
+                if not locked_before:
+                    Layout(path).lock.unlink(missing_ok=True)
+                if not existed:
+                    path.rmdir()
+                raise
+        distributed.barrier()
+        _train(path, config, built, resume, progress)
+        if distributed.is_main():
+            _analyse(path)
+            if report:
+                write_report(path)
+        distributed.barrier()
+    finally:
+        if lock is not None:
+            lock.release()
+    return path
+
+
+def _train(path: Path, config: dict[str, Any], built: Built, resume: bool, progress: bool) -> None:
+    """Train the built experiment into run directory `path` (snapshot metrics on the way)."""
     shape = built.target.image_shape
     info = RunInfo(
         experiment=config["experiment"]["name"],
@@ -84,12 +125,6 @@ def run(
         evaluate=lambda x: snapshot_metrics(x, built.target, reference),
         info=info,
     )
-    if distributed.is_main():
-        _analyse(path)
-        if report:
-            write_report(path)
-    distributed.barrier()
-    return path
 
 
 def _analyse(path: Path) -> None:
@@ -108,21 +143,24 @@ def report(path: str | Path, out: str | Path | None = None, **options: Any) -> P
 
 def _prepare(path: Path, config: dict[str, Any], resume: bool, overwrite: bool) -> None:
     """Check the run folder against --resume/--overwrite, then create it and its config.toml."""
-    writer = RunWriter(path)
-    if path.exists() and any(path.iterdir()):
-        if resume:
-            _check_same_config(path, config)
-        elif overwrite:
-            if not writer.layout.config.is_file():
-                raise ConfigError(
-                    f"--overwrite refuses to delete {path}: it is not a run directory "
-                    "(no config.toml); pick another --out"
-                )
-            shutil.rmtree(path)
-        else:
+    writer, reader = RunWriter(path), RunReader(path)
+    entries = [p for p in path.iterdir() if p.name != ".lock"] if path.is_dir() else []
+    if resume:
+        _check_same_config(path, config)
+    elif entries:
+        if overwrite:
+            writer.remove_run()  # refuses, with the reason, unless provably one of our runs
+        elif reader.is_ours()[0] or reader.layout.config.is_file():
             raise ConfigError(
                 f"{path} already holds a run; pass --resume to continue it, --overwrite "
                 "to replace it, or --out DIR for a new one"
+            )
+        else:
+            foreign = reader.foreign_entries()
+            shown = ", ".join(foreign[:5]) + (", …" if len(foreign) > 5 else "")
+            raise ConfigError(
+                f"{path} holds files that are not a pushforward run ({shown}); pick another "
+                "--out (a new or empty folder)"
             )
     writer.create()
     writer.write_config(config)

@@ -189,7 +189,7 @@ def _without_none(node):
         ("train.threads=-1", r"threads must be >= 0"),
         ("train.steps=true", r"train\.steps = True has the wrong type: expected int"),
         ("train.device=1", r"train\.device = 1 has the wrong type: expected str"),
-        ("experiment.seed=-1", r"experiment\.seed must be >= 0"),
+        ("experiment.seed=-1", r"experiment\.seed must be in 0"),
         ("train.checkpoint_every=0", r"train\.checkpoint_every must be >= 1"),
         ("net.widht=3", r"did you mean 'width'"),
         ("train.check_every=3", r"did you mean 'checkpoint_every'"),

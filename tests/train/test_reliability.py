@@ -308,7 +308,7 @@ def test_a_bad_config_with_overwrite_keeps_the_old_run(tmp_path, capsys):
     other.mkdir()
     (other / "thesis.tex").write_text("x")
     err = _err(capsys, ["run", "fm-bimodal", "--out", str(other), "--overwrite", "--steps", "3"])
-    assert "not a run directory" in err and (other / "thesis.tex").exists()
+    assert "not provably a pushforward run" in err and (other / "thesis.tex").exists()
 
 
 def test_resume_into_a_folder_that_is_not_a_run(tmp_path, capsys):
@@ -316,7 +316,8 @@ def test_resume_into_a_folder_that_is_not_a_run(tmp_path, capsys):
     other.mkdir()
     (other / "a.txt").write_text("x")
     err = _err(capsys, ["run", "fm-bimodal", "--out", str(other), "--resume", "--steps", "3"])
-    assert "not a run directory" in err and "missing config.toml" in err
+    assert "nothing to resume" in err and "no config.toml" in err and "drop --resume" in err
+    assert sorted(p.name for p in other.iterdir()) == ["a.txt"]  # nothing added
 
 
 def test_resume_with_a_different_config_is_refused(tmp_path, capsys):

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from pushforward.analysis.evaluate import evaluate_run, read_eval
-from pushforward.argtypes import add_sampling_arguments, int_at_least, positive
+from pushforward.argtypes import add_sampling_arguments, int_at_least
 from pushforward.errors import ConfigError, RunDirError
 from pushforward.perf.field import DEFAULT_SIZES, FIELD_COLUMNS, bench_field
 from pushforward.perf.train import SAMPLING_COLUMNS, TRAIN_COLUMNS, bench_sampling, bench_train
@@ -203,6 +203,13 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+_dim = int_at_least(1, "a dimension >= 1", 1 << 16, "the field benchmark's largest d")
+_size = int_at_least(2, "a set size >= 2", 1 << 22, "the field benchmark's largest N")
+_repeat = int_at_least(1, "a repeat count >= 1", 100, "best of more is no better")
+_train_steps = int_at_least(1, "a positive number of steps", 100_000, "a benchmark, not a run")
+_batch = int_at_least(1, "a positive batch size", 1 << 20, "the benchmark's largest batch")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `pushforward bench`."""
     p = subparsers.add_parser(
@@ -221,20 +228,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--md", type=_output(".md"), help="write the Markdown table")
     p.add_argument("--recompute", action="store_true", help="ignore stored eval.json files")
     g = p.add_argument_group("bench field / bench train")
-    g.add_argument("--dims", type=positive, nargs="+", default=[2, 784], help="field: d")
-    g.add_argument("--sizes", type=positive, nargs="+", help="field: set sizes N (default per d)")
-    g.add_argument("--repeat", type=positive, default=3, help="field: best of this many")
+    g.add_argument("--dims", type=_dim, nargs="+", default=[2, 784], help="field: d")
+    g.add_argument("--sizes", type=_size, nargs="+", help="field: set sizes N (default per d)")
+    g.add_argument("--repeat", type=_repeat, default=3, help="field: best of this many")
     g.add_argument(
         "--reference-max-gib",
         type=_non_negative_float,
         default=4.0,
         help="field: skip the dense reference above this much memory",
     )
-    g.add_argument("--steps", type=positive, default=300, help="train: steps per method")
-    g.add_argument("--batch-size", type=positive, default=256, help="train: batch size")
+    g.add_argument("--steps", type=_train_steps, default=300, help="train: steps per method")
+    g.add_argument("--batch-size", type=_batch, default=256, help="train: batch size")
     g.add_argument(
         "--threads",
-        type=int_at_least(0, "a thread count >= 0"),
+        type=int_at_least(0, "a thread count >= 0", 1024, "a CPU has fewer threads"),
         default=0,
         help="CPU threads (0: torch's)",
     )

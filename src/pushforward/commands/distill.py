@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 
-from pushforward.argtypes import positive, seed
+from pushforward.argtypes import int_at_least, positive, seed
 from pushforward.pipeline import distill
 
 __all__ = ["register"]
+
+_pairs = int_at_least(1, "a positive number of pairs", 1 << 24, "the pairs are kept in memory")
 
 OPTIONS = ("steps", "nfe", "solver", "pairs", "width", "depth", "lr", "batch_size", "seed")
 
@@ -37,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--steps", type=positive, help="training steps of the student (2000)")
     s.add_argument("--nfe", type=positive, help="teacher evaluations per pair (its solver)")
     s.add_argument("--solver", help="teacher solver for the pairs: euler, heun, rk4, dopri5")
-    s.add_argument("--pairs", type=positive, help="number of (noise, endpoint) pairs (16384)")
+    s.add_argument("--pairs", type=_pairs, help="number of (noise, endpoint) pairs (16384)")
     s.add_argument("--width", type=positive, help="student MLP width (default: teacher's)")
     s.add_argument("--depth", type=positive, help="student MLP depth (default: teacher's)")
     s.add_argument("--lr", type=float, help="learning rate (1e-3)")

@@ -18,12 +18,15 @@ from pathlib import Path
 import torch
 
 from pushforward.analysis.lyapunov import lyapunov_analysis
+from pushforward.argtypes import int_at_least, positive, seed, threads
 from pushforward.pipeline import report
 from pushforward.report import human_size
 from pushforward.report.lyapunov import load_lyapunov
 from pushforward.report.lyapunov_png import write_lyapunov_pngs
 
 __all__ = ["register"]
+
+at_least_two = int_at_least(2, "at least 2 samples", 100_000, "each sample carries D×k vectors")
 
 
 def cmd_lyapunov(args: argparse.Namespace) -> int:
@@ -76,10 +79,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__.split("\n\n")[1] if __doc__ else None,
     )
     p.add_argument("run_dir", help="a trained run directory")
-    p.add_argument("-n", type=int, default=500, help="samples (default 500)")
-    p.add_argument("-k", type=int, default=None, help="tangent vectors (default: all, d)")
-    p.add_argument("--steps", type=int, default=None, help="ODE/SDE steps (default: the run's)")
-    p.add_argument("--seed", type=int, default=0, help="noise and frame seed")
+    p.add_argument("-n", type=at_least_two, default=500, help="samples (default 500)")
+    p.add_argument("-k", type=positive, default=None, help="tangent vectors (default: all, d)")
+    p.add_argument(
+        "--steps", type=positive, default=None, help="ODE/SDE steps (default: the run's)"
+    )
+    p.add_argument("--seed", type=seed, default=0, help="noise and frame seed")
     p.add_argument("--out", default=None, help="output folder (default: the run dir)")
     p.add_argument("--perturb", action="store_true", help="also run the perturbation study")
     p.add_argument(
@@ -90,11 +95,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--short-steps",
-        type=int,
+        type=int_at_least(0, "a number of steps >= 0"),
         default=200,
         help="training steps of the less-trained model for --perturb (0: skip)",
     )
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--threads", type=threads, default=2, help="torch CPU threads")
     p.add_argument(
         "--no-report",
         dest="report",

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from pushforward.argtypes import positive
 from pushforward.data import make_distribution
 from pushforward.errors import ConfigError
 from pushforward.metrics.covariance import rank_interval, rank_table, spectrum
@@ -107,6 +108,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="train,train+val",
         help="comma-separated splits, '+' joins (default train,train+val)",
     )
-    s.add_argument("--rank", type=int, default=228, help="rank to locate (default 228, seed 001)")
+    s.add_argument(
+        "--rank", type=positive, default=228, help="rank to locate (default 228, seed 001)"
+    )
     s.add_argument("--out", default="runs/mnist-rank", help="output folder")
     s.set_defaults(func=cmd_rank)

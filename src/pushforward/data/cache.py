@@ -254,9 +254,10 @@ def load_mnist(cache_dir: str | Path | None = None) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise DataError(
-            f"{path} is corrupt ({e}); delete it and run `pushforward data fetch mnist`"
+            f"{path} is corrupt ({type(e).__name__}: {e}); delete it and run "
+            "`pushforward data fetch mnist`"
         ) from None
     _check_mnist(arrays, str(path))
     return arrays

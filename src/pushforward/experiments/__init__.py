@@ -31,9 +31,9 @@ from pushforward.config import (
 from pushforward.data import from_table
 from pushforward.data.base import Distribution
 from pushforward.errors import ConfigError, suggest
-from pushforward.methods import Method, build_parts, method_class
+from pushforward.methods import Method, build_data, build_parts, method_class
 from pushforward.nets import NetConfig
-from pushforward.train import TrainConfig
+from pushforward.train import TrainConfig, check_memory
 
 __all__ = ["EXPERIMENTS_DIR", "Built", "experiments", "experiment_file", "resolve", "build"]
 
@@ -123,8 +123,15 @@ def resolve(
 
 
 def build(config: dict[str, Any]) -> Built:
-    """Distributions, method (weights from the seed) and train config of a resolved experiment."""
-    parts = build_parts(config)
+    """Distributions, method (weights from the seed) and train config of a resolved experiment.
+
+    The memory the experiment will need is estimated before the method is built
+    (`train.check_memory`), so an absurd size is a ConfigError, not an allocator crash.
+    """
     train = TrainConfig(**config["train"])
+    data = build_data(config)
+    net = NetConfig(**config["net"])
+    check_memory(train, data[0].dim, net)
+    parts = build_parts(config, data)
     seed = config["experiment"]["seed"]
     return Built(config, parts.target, parts.source, parts.method, train, seed)

@@ -12,7 +12,7 @@ from pushforward.methods.base import (
     Method,
 )
 from pushforward.methods.registry import build_method, method_class, methods
-from pushforward.methods.trained import Trained, build_parts, load_trained
+from pushforward.methods.trained import Trained, build_data, build_parts, load_trained
 
 __all__ = [
     "SDE",
@@ -21,6 +21,7 @@ __all__ = [
     "MapDynamics",
     "Method",
     "Trained",
+    "build_data",
     "build_method",
     "build_parts",
     "load_trained",

@@ -30,7 +30,7 @@ from pushforward.nets import NetConfig
 from pushforward.run import RunReader, load_checkpoint, previous_path
 from pushforward.runtime import resolve_device, stream_generator
 
-__all__ = ["Trained", "build_parts", "load_trained"]
+__all__ = ["Trained", "build_data", "build_parts", "load_trained"]
 
 
 @dataclass
@@ -44,14 +44,41 @@ class Trained:
     path: Path | None = None
 
 
-def build_parts(config: dict[str, Any]) -> Trained:
-    """Target, source and method (initial weights from the init stream) of a resolved config."""
-    seed = config["experiment"]["seed"]
+def build_data(config: dict[str, Any]) -> tuple[Distribution, Distribution | None]:
+    """Target and source distributions of a resolved config."""
     target = from_table(config["data"], "data")
     source = from_table(config["source"], "source") if "source" in config else None
+    return target, source
+
+
+def build_parts(
+    config: dict[str, Any],
+    data: tuple[Distribution, Distribution | None] | None = None,
+) -> Trained:
+    """Target, source and method (initial weights from the init stream) of a resolved config
+    (`data`: the distributions, when already built)."""
+    seed = config["experiment"]["seed"]
+    target, source = data if data is not None else build_data(config)
     net = NetConfig(**config["net"])
     method = build_method(config["method"], target, source, net, stream_generator(seed, 0))
     return Trained(config, target, source, method)
+
+
+def _previous_hint(reader: RunReader) -> str:
+    """What to do when the latest checkpoint is damaged: resume from the previous one if it
+    loads, else train again."""
+    prev = previous_path(reader.layout.checkpoint)
+    try:
+        load_checkpoint(prev)
+    except RunDirError:
+        return (
+            f"; no loadable previous checkpoint either ({prev.name}): train the run again "
+            "(`pushforward run ... --overwrite`)"
+        )
+    return (
+        f"; the previous checkpoint {prev} loads: `pushforward run ... --out {reader.path}"
+        " --resume` continues from it and rewrites the latest"
+    )
 
 
 def load_trained(path: str | Path, *, device: str = "cpu", ema: bool = True) -> Trained:
@@ -65,14 +92,7 @@ def load_trained(path: str | Path, *, device: str = "cpu", ema: bool = True) -> 
     try:
         arrays, _ = load_checkpoint(reader.layout.checkpoint)
     except RunDirError as e:
-        prev = previous_path(reader.layout.checkpoint)
-        hint = (
-            f"; the previous checkpoint {prev} is kept: `pushforward run ... --out {reader.path}"
-            " --resume` continues from it and rewrites the latest"
-            if prev.is_file()
-            else ""
-        )
-        raise RunDirError(f"{e}{hint}") from None
+        raise RunDirError(f"{e}{_previous_hint(reader)}") from None
     prefix = "ema." if ema and any(k.startswith("ema.") for k in arrays) else "model."
     weights = {k[len(prefix) :]: torch.from_numpy(v) for k, v in arrays.items()
                if k.startswith(prefix)}  # fmt: skip

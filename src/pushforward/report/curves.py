@@ -67,12 +67,17 @@ def curves_figure(metrics: list[MetricLine]) -> go.Figure | None:
         rows=rows, cols=cols, subplot_titles=list(groups),
         horizontal_spacing=0.08, vertical_spacing=min(0.25, 0.5 / rows),
     )  # fmt: skip
+    legends: dict[str, int] = {}  # group → its own legend, drawn inside its panel
     for i, (group, keys) in enumerate(groups.items()):
         rc = {"row": i // cols + 1, "col": i % cols + 1}
         many = len(keys) > 1
+        if many:
+            legends[group] = i
         for j, key in enumerate(keys):
             color = f"hsl({(210 + 360 * j / len(keys)) % 360:.0f}, 65%, 45%)" if many else None
             common = {"name": key, "legendgroup": key, "showlegend": many}
+            if many:
+                common["legend"] = _legend_name(len(legends))
             if key in train:
                 x, y = _thin(*train[key])
                 line = {"width": 1.5, "color": color or "#1f77b4"}
@@ -88,7 +93,12 @@ def curves_figure(metrics: list[MetricLine]) -> go.Figure | None:
                 )
         values = [v for k in keys for s in (train, evals) if k in s for v in s[k][1]]
         finite = [v for v in values if math.isfinite(v)]
-        log = "loss" in group.lower() and finite and min(finite) > 0
+        if finite and min(finite) == max(finite):  # a constant: centre it on a real scale
+            v = finite[0]
+            span = abs(v) or 1.0
+            low = 0.0 if v > 0 else v - span
+            fig.update_yaxes(range=[low, v + span], **rc)
+        log = "loss" in group.lower() and finite and min(finite) > 0 and min(finite) < max(finite)
         if log:  # 1-2-5 ticks over decades; plotly's own log ticks crowd them with minor digits
             wide = max(finite) / min(finite) > 10
             fig.update_yaxes(type="log", **({"dtick": "D2"} if wide else {}), **rc)
@@ -97,7 +107,19 @@ def curves_figure(metrics: list[MetricLine]) -> go.Figure | None:
         template="plotly_white",
         height=rows * 280 + 60,
         margin={"l": 50, "r": 20, "t": 40, "b": 40},
-        legend={"font": {"size": 10}},
         hovermode="x unified",
     )
+    for n, (group, i) in enumerate(legends.items(), start=1):  # each legend in its own panel
+        axis = "" if i == 0 else str(i + 1)
+        x = fig.layout[f"xaxis{axis}"].domain
+        y = fig.layout[f"yaxis{axis}"].domain
+        fig.update_layout({_legend_name(n): {
+            "x": x[1], "y": y[1], "xanchor": "right", "yanchor": "top", "title": {"text": group},
+            "font": {"size": 9}, "bgcolor": "rgba(255,255,255,0.7)",
+        }})  # fmt: skip
     return fig
+
+
+def _legend_name(n: int) -> str:
+    """plotly's name of the n-th legend (1: "legend", 2: "legend2", …)."""
+    return "legend" if n == 1 else f"legend{n}"

@@ -436,12 +436,19 @@ def cells_figure(
     max_points: int = 2000,
     max_arrows: int = 500,
     prefix: str = "step ",
+    shared_ranges: bool = False,
 ) -> dict[str, Any]:
-    """Plotly figure dict: one subplot per cell, one frame per label, slider at the last frame."""
+    """Plotly figure dict: one subplot per cell, one frame per label, slider at the last frame.
+
+    With `shared_ranges`, cells that draw the same kind of data (2-D, 3-D, 1-D) share one
+    axis range, so their panels compare at a glance.
+    """
     n = len(cells)
     cols = 2 if n == 4 else max(1, min(n, 3))
     rows = math.ceil(n / cols)
     drawers = [Drawer(c, max_points, max_arrows) for c in cells]
+    if shared_ranges:
+        _share_ranges(drawers)
     titles = [_title(c, d, -1) for c, d in zip(cells, drawers, strict=True)]
     specs = [[None] * cols for _ in range(rows)]
     for i, c in enumerate(cells):
@@ -485,6 +492,23 @@ def cells_figure(
             frame["layout"] = {"annotations": notes}
         out["frames"].append(frame)
     return out
+
+
+def _share_ranges(drawers: list[Drawer]) -> None:
+    """Give drawers of the same kind and dimension the union of their axis ranges."""
+    for kind in ("1d", "2d", "3d"):
+        same = [d for d in drawers if d.cell.kind == kind]
+        for size in {len(d.lo) for d in same}:
+            group = [d for d in same if len(d.lo) == size]
+            lo = np.min([d.lo for d in group], axis=0)
+            hi = np.max([d.hi for d in group], axis=0)
+            for d in group:
+                d.lo, d.hi = lo.copy(), hi.copy()
+    images = [d for d in drawers if d.cell.kind == "image"]
+    if images:  # one grey scale for every image panel
+        z = (min(d.zrange[0] for d in images), max(d.zrange[1] for d in images))
+        for d in images:
+            d.zrange = z
 
 
 def _title(cell: Cell, drawer: Drawer, frame: int) -> str:
@@ -564,4 +588,4 @@ def comparison_figure(runs: list[RunView], *, max_points: int = 2000) -> dict[st
             steps.pop() if len(steps) == 1 else "/".join(each) if len(cells) <= 3 else f"#{i}"
         )
     prefix = "step " if all(lab.isdigit() for lab in labels) else "steps "
-    return cells_figure(cells, labels, max_points=max_points, prefix=prefix)
+    return cells_figure(cells, labels, max_points=max_points, prefix=prefix, shared_ranges=True)

@@ -21,6 +21,7 @@ from pushforward.run.checkpoint import (
 )
 from pushforward.run.files import atomic_write, atomic_write_bytes, read_sets, write_sets
 from pushforward.run.layout import ANALYSES, Layout
+from pushforward.run.lock import RunLock
 from pushforward.run.reader import (
     RunReader,
     RunView,
@@ -39,6 +40,7 @@ __all__ = [
     "Layout",
     "MetricLine",
     "RunInfo",
+    "RunLock",
     "RunReader",
     "RunView",
     "RunWriter",

@@ -30,10 +30,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Layout", "ANALYSES", "REPORT_FILES"]
+__all__ = ["Layout", "ANALYSES", "REPORT_FILES", "SUBRUNS"]
 
 ANALYSES = ("lyapunov", "drift_variants")  # analysis steps that store results in a run
 REPORT_FILES = ("report.html", "final.png", "samples_grid.png", "curves.png")
+SUBRUNS = ("lyapunov_short",)  # run directories an analysis trains inside a run
 _STEP_FILE = re.compile(r"step_(\d{8,})\.safetensors")
 
 
@@ -126,9 +127,26 @@ class Layout:
         """`report.html`: the interactive report."""
         return self.path / "report.html"
 
+    @property
+    def lock(self) -> Path:
+        """`.lock`: held (an OS lock) by the one process writing this run."""
+        return self.path / ".lock"
+
+    def is_own_entry(self, entry: Path) -> bool:
+        """Whether a direct entry of the run folder is one this package writes: a named file,
+        snapshots/, the lock, a temp file of an atomic write, a PNG, a sub-run of an analysis."""
+        name = entry.name
+        named = {p.name for p in self.own_files()} | {"snapshots", ".lock", *SUBRUNS}
+        return (
+            name in named
+            or name.endswith(".png")
+            or (name.startswith(".") and name.endswith(".tmp"))
+        )
+
     def own_files(self) -> list[Path]:
         """Every file this layout names (existing or not), for output-collision checks."""
         fixed = [self.config, self.info, self.metrics, self.static, self.checkpoint]
         fixed += [self.previous_checkpoint, self.damaged_checkpoint, self.eval, self.maps]
+        fixed += [self.cpu_time]
         fixed += [p for name in ANALYSES for p in self.analysis(name)]
         return fixed + [self.path / name for name in REPORT_FILES]

@@ -152,6 +152,30 @@ class RunReader:
         except ValueError:
             raise RunDirError(f"{path} should hold a number of seconds; train again") from None
 
+    def foreign_entries(self) -> list[str]:
+        """Names of the folder's entries this package did not write (see `Layout.is_own_entry`)."""
+        if not self.path.is_dir():
+            return []
+        return sorted(p.name for p in self.path.iterdir() if not self.layout.is_own_entry(p))
+
+    def is_ours(self) -> tuple[bool, str]:
+        """(whether the folder is provably one of our runs, why not): run.json with our
+        schema, a checkpoint or snapshot files, and no entry we did not write."""
+        if not self.layout.info.is_file():
+            return False, "it has no run.json"
+        try:
+            self.info()
+        except RunDirError as e:
+            return False, f"its run.json is not ours ({e})"
+        trained = self.layout.checkpoint.is_file() or self.layout.previous_checkpoint.is_file()
+        if not trained and not any(self.layout.snapshots.glob("step_*.safetensors")):
+            return False, "it has neither a checkpoint nor snapshots"
+        foreign = self.foreign_entries()
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (", …" if len(foreign) > 5 else "")
+            return False, f"it holds files a run does not write ({shown})"
+        return True, ""
+
     def has_checkpoint(self) -> bool:
         """Whether a latest or previous checkpoint file exists."""
         return self.layout.checkpoint.is_file() or previous_path(self.layout.checkpoint).is_file()

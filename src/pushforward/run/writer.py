@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ import numpy as np
 from safetensors.numpy import save as save_arrays
 
 from pushforward.config import dump_toml
+from pushforward.errors import RunDirError
 from pushforward.run.checkpoint import save_checkpoint
 from pushforward.run.files import atomic_write_bytes, sets_payload, write_json
 from pushforward.run.layout import Layout
@@ -100,6 +102,32 @@ class RunWriter:
             found = Layout.step_of(path)
             if found is not None and found > step:
                 path.unlink(missing_ok=True)
+
+    def remove_run(self) -> None:
+        """Delete this run's files (for --overwrite), only if the folder is provably one of our
+        runs and is not `/`, the home folder, the working folder or one of its parents; the
+        lock file stays (its holder is the caller). RunDirError says why it refuses."""
+        path = self.path.resolve()
+        protected = {Path("/").resolve(), Path.home().resolve()}
+        cwd = Path.cwd().resolve()
+        if path in protected or path == cwd or path in cwd.parents:
+            raise RunDirError(
+                f"--overwrite refuses to delete {self.path}: it is the root, home or working "
+                "folder (or a parent of it); pick another --out"
+            )
+        ours, why = RunReader(self.path).is_ours()
+        if not ours:
+            raise RunDirError(
+                f"--overwrite refuses to delete {self.path}: {why}, so it is not provably a "
+                "pushforward run; pick another --out (or empty the folder yourself)"
+            )
+        for entry in self.path.iterdir():
+            if entry.name == ".lock":
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
 
     def clear_training_files(self) -> None:
         """Delete metrics, snapshots, checkpoints and derived results: a fresh start keeps

@@ -5,7 +5,13 @@ directory (`train.loop`); `TrainingState` holds what a checkpoint holds (`train.
 `RunRecorder` / `NullRecorder` decide where the loop writes (`train.recorder`).
 """
 
-from pushforward.train.config import OPTIMIZERS, PRECISIONS, SCHEDULES, TrainConfig
+from pushforward.train.config import (
+    OPTIMIZERS,
+    PRECISIONS,
+    SCHEDULES,
+    TrainConfig,
+    check_memory,
+)
 from pushforward.train.loop import fit, snapshot_steps
 from pushforward.train.recorder import NullRecorder, RunRecorder
 from pushforward.train.state import EMA, TrainingState
@@ -19,6 +25,7 @@ __all__ = [
     "RunRecorder",
     "TrainConfig",
     "TrainingState",
+    "check_memory",
     "fit",
     "snapshot_steps",
 ]

@@ -9,13 +9,29 @@ Example:
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-__all__ = ["SCHEDULES", "OPTIMIZERS", "PRECISIONS", "TrainConfig", "lr_factor", "make_optimizer"]
+from pushforward.config import MAX_FLOAT32
+from pushforward.errors import ConfigError
+from pushforward.nets import NetConfig
+
+MAX_COUNT = 2**31 - 1  # counts (steps, threads, ...) beyond this are typos, not requests
+
+__all__ = [
+    "SCHEDULES",
+    "OPTIMIZERS",
+    "PRECISIONS",
+    "TrainConfig",
+    "lr_factor",
+    "make_optimizer",
+    "check_memory",
+    "physical_memory",
+]
 
 SCHEDULES = ("constant", "cosine", "linear")
 OPTIMIZERS = ("adam", "adamw")
@@ -59,8 +75,16 @@ class TrainConfig:
         for key in positive:
             if getattr(self, key) < 1:
                 raise ValueError(f"train.{key} must be >= 1, got {getattr(self, key)}")
-        if not self.lr > 0:
-            raise ValueError(f"train.lr must be > 0, got {self.lr}")
+        if not 0 < self.lr <= MAX_FLOAT32:
+            raise ValueError(f"train.lr must be > 0 and a finite float32 (≤ 3.4e38), got {self.lr}")
+        for key in ("weight_decay", "grad_clip"):
+            if not abs(getattr(self, key)) <= MAX_FLOAT32:
+                raise ValueError(f"train.{key} must be a finite float32, got {getattr(self, key)}")
+        for key in ("threads", "steps", "warmup", "snapshots", "log_every", "checkpoint_every"):
+            if getattr(self, key) > MAX_COUNT:
+                raise ValueError(
+                    f"train.{key} must be at most {MAX_COUNT}, got {getattr(self, key)}"
+                )
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"train.optimizer {self.optimizer!r}: choose one of {OPTIMIZERS}")
         if self.schedule not in SCHEDULES:
@@ -104,3 +128,42 @@ def make_optimizer(module: nn.Module, config: TrainConfig) -> torch.optim.Optimi
         betas=tuple(config.betas),
         weight_decay=config.weight_decay,
     )
+
+
+def physical_memory() -> int:
+    """Bytes of physical memory of this machine (0 when the OS does not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def check_memory(
+    config: TrainConfig, dim: int, net: NetConfig | None = None, total: int | None = None
+) -> None:
+    """Refuse, before anything is allocated, sizes whose tensors cannot fit in memory.
+
+    The estimate: rows × (8·dim + 6·Σ hidden widths) × 4 bytes for the largest of batch_size,
+    snapshot_samples and eval_samples (the data, noise and copies of a batch and the activations
+    kept for the backward pass), plus 3 networks × 4 copies (weights, gradient, Adam's two
+    moments) × 4 bytes × Σ fan_in·fan_out of the MLP. It must stay under half of the memory.
+    """
+    total = physical_memory() if total is None else total
+    if total <= 0:
+        return
+    hidden = list(net.widths or [net.width] * net.depth) if net is not None else []
+    sizes = [dim, *hidden, dim]
+    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
+    keys = ("batch_size", "snapshot_samples", "eval_samples")
+    key = max(keys, key=lambda k: getattr(config, k))
+    rows = getattr(config, key)
+    batch = rows * (8 * dim + 6 * sum(hidden)) * 4
+    params = 3 * 4 * 4 * weights
+    if batch + params > total / 2:
+        what = f"train.{key} = {rows}" if batch >= params else f"the network ([net] {hidden})"
+        fix = f"lower train.{key}" if batch >= params else "make net.width or net.depth smaller"
+        raise ConfigError(
+            f"{what} would need about {(batch + params) / 2**30:.3g} GiB (estimated before "
+            f"allocating, for data of dimension {dim}); this machine has {total / 2**30:.3g} GiB. "
+            f"{fix.capitalize()}"
+        )

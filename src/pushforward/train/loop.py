@@ -121,9 +121,9 @@ def fit(
                 extra = {"train_time_s": train_time, "snapshots": recorder.snapshots()}
                 recorder.checkpoint(*state.checkpoint(step, extra))  # every rank takes part
                 last_good = step
+            if step % config.log_every == 0 or step == config.steps:
+                bar.set_postfix(loss=f"{loss_value:.4g}", refresh=False)  # shown by the update
             bar.update(1)
-            if step % config.log_every == 0:
-                bar.set_postfix(loss=f"{loss_value:.4g}", refresh=False)
             if on_step is not None:
                 on_step(step)
     except BaseException:
@@ -171,6 +171,8 @@ def _start_or_resume(
     reader = RunReader(run) if run is not None else None
     has_checkpoint = reader is not None and reader.has_checkpoint()
     distributed.barrier()
+    if resume and not has_checkpoint and distributed.is_main():
+        print(f"note: {run} has no checkpoint yet; training starts at step 0", file=sys.stderr)
     if not (resume and has_checkpoint):
 
         def static() -> dict[str, Any]:
