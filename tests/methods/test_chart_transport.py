@@ -102,7 +102,10 @@ def test_a_short_chart_fit_reconstructs():
         rec = (method.chart.decode(method.chart.fiber(x)[0]) - x).square().sum(1).mean()
     assert rec < 0.05 * x.var(0).sum(), float(rec)
     sets = method.snapshot(100, gen(4))
-    assert {"sample/generated", "sample/reconstruction", "latent/data", "field/vector"} <= set(sets)
+    assert {"sample/generated", "sample/reconstruction", "field/vector"} <= set(sets)
+    # the data latents come one set per mode (nearest mode of each data point), all of them
+    assert {"latent/mode 0", "latent/mode 1"} == {k for k in sets if k.startswith("latent/")}
+    assert len(sets["latent/mode 0"]) + len(sets["latent/mode 1"]) == 100
     assert sets["field/from"].shape == sets["field/vector"].shape == (100, 2)
 
 

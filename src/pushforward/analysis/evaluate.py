@@ -2,8 +2,9 @@
 
 `evaluate_run(path, n, seed)` loads the trained method of a run directory, draws `n` samples
 (timing the sampler and counting its network evaluations), draws `n` reference points from the
-target, computes `full_metrics` (or only `quality` with `suite="quality"`) and writes the
-`EvalRecord` to the run's eval.json. Image targets get their classifier fetched first, an
+target, computes `full_metrics` (or only `quality` with `suite="quality"`), for a chart also
+`analysis.chart.chart_metrics` (fiber std per latent dimension), and writes the `EvalRecord` to
+the run's eval.json. Image targets get their classifier fetched first, an
 explicit step that trains it once when it is not cached.
 
 Example:
@@ -22,6 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from pushforward.analysis.chart import chart_metrics
 from pushforward.analysis.quality import EVAL_STREAMS, full_metrics, quality
 from pushforward.data.cache import cache_dir
 from pushforward.errors import ConfigError, RunDirError
@@ -115,6 +117,10 @@ def evaluate_run(
             fetch_classifier(target.name, root)  # trains once when it is not cached
             classifier = load_classifier(target.name, root)
         metrics = full_metrics(x, target, reference, generator=g, classifier=classifier)
+    chart = getattr(method, "chart", None)
+    if chart is not None:  # chart transport: reconstruction, latents, fiber std per dimension
+        manifold = getattr(target, "manifold", None)
+        metrics.update(chart_metrics(chart, reference, generator=g, manifold=manifold))
     record = EvalRecord(
         run=str(reader.path),
         experiment=trained.config["experiment"]["name"],

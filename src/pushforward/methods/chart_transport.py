@@ -37,6 +37,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -46,6 +47,7 @@ from torch import Tensor, nn
 from pushforward import distributed
 from pushforward.data.base import Distribution
 from pushforward.fields import KERNELS, PaperField, drift
+from pushforward.fields.base import NORMALIZATIONS, TEMPERATURE_SCALES, log_rms
 from pushforward.methods.base import MapDynamics, Method, draw_normal
 from pushforward.nets import NetConfig
 from pushforward.nets.chart import Chart
@@ -55,6 +57,7 @@ __all__ = ["ChartTransport", "ChartTransportConfig", "LatentDrift", "LatentScore
 
 ENCODERS = ("deterministic", "stochastic")
 PLANNED_LATENTS = ("flow-matching",)
+CRITIC_WEIGHTINGS = ("score", "noise")
 
 
 @dataclass
@@ -63,7 +66,16 @@ class ChartTransportConfig:
 
     `init_offset`/`init_scale` shape the decoder's first output (a small blob at a chosen place,
     the same "disjoint start" as drifting). `fiber_std = 0` learns the fiber's std (starting at
-    `init_fiber_std`); `> 0` fixes it. `step` scales the field (η above).
+    `init_fiber_std`); `> 0` fixes it. `step` scales the field (η above). `w_entropy` weighs the
+    fibers' entropy (a learned fiber that only costs reconstruction would otherwise shrink to a
+    point); `w_reg` the per-sample KL to N(0, I) of a VAE.
+
+    Kernel field (`latent = "drift"`): `temperature_scale` ("absolute" | "mean-distance") and
+    `normalization` ("total": E‖V‖² = 1 | "per-dim": E‖V‖²/k = 1) as in
+    `pushforward.fields.base`. Score critic (`latent = "score"`): noise levels `critic_sigmas`,
+    `critic_weighting` "score" (V = ∇log p_σ − ŝ_σ, the gradient of KL(q_σ ‖ p_σ)) or "noise"
+    (σ² times it: the difference of the noise predictions, bounded at small σ); with
+    `critic_normalize` each level's field is scaled like a kernel field's (`normalization`).
     """
 
     latent: str = "drift"
@@ -75,12 +87,17 @@ class ChartTransportConfig:
     w_drift: float = 1.0
     w_critic: float = 1.0
     w_reg: float = 0.0
+    w_entropy: float = 0.0
     step: float = 1.0
     temperatures: list[float] = field(default_factory=lambda: [0.05, 0.2])
     kernel: str = "laplace"
     bidirectional: bool = True
     normalize: bool = True
     critic_sigmas: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.2, 0.4])
+    critic_weighting: str = "score"
+    critic_normalize: bool = False
+    temperature_scale: str = "absolute"
+    normalization: str = "total"
     init_offset: list[float] | None = None
     init_scale: float = 1.0
     chunk: int = 0
@@ -103,7 +120,23 @@ class ChartTransportConfig:
             raise ValueError(f"method.temperatures must be positive, got {self.temperatures}")
         if not self.critic_sigmas or any(s <= 0 for s in self.critic_sigmas):
             raise ValueError(f"method.critic_sigmas must be positive, got {self.critic_sigmas}")
-        weights = (self.w_rec, self.w_drift, self.w_critic, self.w_reg, self.fiber_std)
+        if self.critic_weighting not in CRITIC_WEIGHTINGS:
+            raise ValueError(
+                f"method.critic_weighting {self.critic_weighting!r}: choose one of "
+                f"{CRITIC_WEIGHTINGS}"
+            )
+        if self.temperature_scale not in TEMPERATURE_SCALES:
+            raise ValueError(
+                f"method.temperature_scale {self.temperature_scale!r}: choose one of "
+                f"{TEMPERATURE_SCALES}"
+            )
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(
+                f"method.normalization {self.normalization!r}: choose one of {NORMALIZATIONS}"
+            )
+        weights = (
+            self.w_rec, self.w_drift, self.w_critic, self.w_reg, self.w_entropy, self.fiber_std
+        )  # fmt: skip
         if any(w < 0 for w in weights) or self.step <= 0:
             raise ValueError("method.w_* and fiber_std must be >= 0, method.step > 0")
         if self.latent_dim < 0 or self.chunk < 0 or self.init_scale <= 0:
@@ -165,7 +198,10 @@ class LatentDrift(LatentLearner):
         prior = self.sample_latent(z.shape[0], generator, z)
 
         def field(latents: Tensor, targets: Tensor) -> tuple[Tensor, dict]:
-            return drift(self.drift_field, latents, targets, c.temperatures, normalize=c.normalize)
+            return drift(
+                self.drift_field, latents, targets, c.temperatures, normalize=c.normalize,
+                temperature_scale=c.temperature_scale, normalization=c.normalization,
+            )  # fmt: skip
 
         return distributed.batch_field(field, z.detach(), prior)
 
@@ -185,12 +221,22 @@ class LatentScore(LatentLearner):
 
     @torch.no_grad()
     def field(self, z: Tensor, generator: torch.Generator) -> tuple[Tensor | None, dict]:
-        """∇log N(0, (1+σ²)I)(z̃) − ŝ_σ(z̃) `[n, k]` at noised latents z̃ = z + σε."""
+        """w(σ)·(∇log N(0, (1+σ²)I)(z̃) − ŝ_σ(z̃)) `[n, k]` at noised latents z̃ = z + σε.
+
+        w(σ) = 1 ("score") or σ² ("noise"); with `critic_normalize`, each noise level's rows are
+        scaled to unit RMS (× √k for "per-dim").
+        """
+        c = self.config
         sigma = self.critic.draw_sigma(z.shape[0], generator).to(z)
         z_noisy = z + sigma.unsqueeze(1) * draw_normal(tuple(z.shape), generator, z)
         prior_score = -z_noisy / (1.0 + sigma.square()).unsqueeze(1)
         v = prior_score - self.critic.score(z_noisy, sigma)
-        return v, {"field_rms": float(v.square().sum(1).mean().sqrt())}
+        logs = {"field_rms": float(v.square().sum(1).mean().sqrt())}
+        if c.critic_weighting == "noise":
+            v = v * sigma.square().unsqueeze(1)
+        if c.critic_normalize:
+            v = normalize_per_level(v, sigma, per_dim=c.normalization == "per-dim")
+        return v, logs
 
     def aux_loss(self, z: Tensor, generator: torch.Generator) -> tuple[Tensor, dict]:
         """Denoising score matching of the critic on the detached data latents."""
@@ -199,6 +245,18 @@ class LatentScore(LatentLearner):
 
 
 LATENTS: dict[str, type[LatentLearner]] = {"drift": LatentDrift, "score": LatentScore}
+
+
+def normalize_per_level(v: Tensor, sigma: Tensor, *, per_dim: bool = False) -> Tensor:
+    """`v [n, k]` with the rows of each noise level in `sigma [n]` scaled to unit RMS
+    (mean ‖v_i‖² = 1 over the level's rows; = k with `per_dim`)."""
+    out = torch.empty_like(v)
+    log_size = 0.5 * math.log(v.shape[1]) if per_dim else 0.0
+    for level in sigma.unique():
+        rows = sigma == level
+        part = v[rows]
+        out[rows] = part * (log_size - log_rms(part, part.new_zeros(part.shape[0]))).exp()
+    return out
 
 
 # --- the method: chart + latent learner ------------------------------------------------------
@@ -265,6 +323,8 @@ class ChartTransport(Method):
         aux, aux_logs = self.latent.aux_loss(z.detach(), generator)
         reg = kl_to_standard_normal(mu, log_std).mean()
         loss = c.w_rec * rec + c.w_drift * drift + aux + c.w_reg * reg
+        if c.w_entropy > 0 and log_std is not None:  # −H(q(z|x)) up to a constant
+            loss = loss - c.w_entropy * log_std.sum(1).mean()
         logs = {
             **logs,
             **aux_logs,
@@ -298,12 +358,24 @@ class ChartTransport(Method):
         sets = {
             "sample/generated": self.chart.decode(z_prior),
             "sample/reconstruction": self.chart.decode(z),
-            "latent/data": z,
+            **self._latents_by_mode(data, z),
             "field/from": z[:k],
         }
         if v is not None:
             sets["field/vector"] = self.config.step * v[:k]
         return sets
+
+    def _latents_by_mode(self, data: Tensor, z: Tensor) -> dict[str, Tensor]:
+        """Data latents `z [n, k]` as one set per mode of the target (the mode nearest to each
+        data point: "latent/mode j"), so the latent panel shows where each mode goes; one set
+        "latent/data" when the target has no modes."""
+        modes = self.target.modes
+        if modes is None:
+            return {"latent/data": z}
+        nearest = torch.cdist(data, modes.to(data)).argmin(1)
+        return {
+            f"latent/mode {j}": z[nearest == j] for j in range(len(modes)) if (nearest == j).any()
+        }
 
     @torch.no_grad()
     def static_sets(self, data: Tensor, generator: torch.Generator) -> dict[str, Tensor]:

@@ -34,6 +34,7 @@ from torch import Tensor
 from pushforward import distributed
 from pushforward.data.base import Distribution
 from pushforward.fields import FIELDS, KERNELS, annealed_temperatures, drift, make_field
+from pushforward.fields.base import NORMALIZATIONS, TEMPERATURE_SCALES
 from pushforward.methods.base import MapDynamics, Method, draw_normal
 from pushforward.nets import MLP, NetConfig
 
@@ -54,6 +55,11 @@ class DriftingConfig:
     samples' self-coupling forbids the pairs (i, i) (ours; the Sinkhorn-drifting authors' code
     keeps them: false). `anneal_rate` r > 0 anneals every
     temperature as σ(t) = max(σ0·exp(−r t), anneal_floor·σ0) over training steps t.
+
+    `temperature_scale` is "absolute" (each τ as given; ours) or "mean-distance" (τ times the
+    batch's mean pairwise distance, the drifting authors' convention); `normalization` is
+    "total" (each temperature's field scaled to E‖V‖² = 1; ours) or "per-dim" (E‖V‖²/d = 1,
+    the authors'). See `pushforward.fields.base`.
     """
 
     temperatures: list[float] = field(default_factory=lambda: [0.02, 0.05, 0.2])
@@ -71,6 +77,8 @@ class DriftingConfig:
     sinkhorn_mask_self: bool = True
     anneal_rate: float = 0.0
     anneal_floor: float = 0.0
+    temperature_scale: str = "absolute"
+    normalization: str = "total"
 
     def __post_init__(self) -> None:
         """Check names and ranges."""
@@ -84,6 +92,15 @@ class DriftingConfig:
             raise ValueError(
                 f'method.field = "{self.field}" is defined for the Gaussian kernel: '
                 'set method.kernel = "gaussian"'
+            )
+        if self.temperature_scale not in TEMPERATURE_SCALES:
+            raise ValueError(
+                f"method.temperature_scale {self.temperature_scale!r}: choose one of "
+                f"{TEMPERATURE_SCALES}"
+            )
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(
+                f"method.normalization {self.normalization!r}: choose one of {NORMALIZATIONS}"
             )
         if self.reference and self.field != "paper":
             raise ValueError('method.reference = true is the paper field only (field = "paper")')
@@ -153,12 +170,17 @@ class Drifting(Method):
     def field(self, x: Tensor, data: Tensor) -> tuple[Tensor, dict[str, float]]:
         """Summed drift field `[n, d]` at generated `x [n, d]` toward `data [m, d]`, and logs."""
         c = self.config
-        v, logs = drift(self.drift_field, x, data, self.temperatures(), normalize=c.normalize)
+        v, logs = drift(
+            self.drift_field, x, data, self.temperatures(), normalize=c.normalize,
+            temperature_scale=c.temperature_scale, normalization=c.normalization,
+        )  # fmt: skip
         if c.anneal_rate == 0:
             return v, logs
         # log under the nominal temperatures, so annealing does not add a key per step
+        rms = [value for key, value in logs.items() if key.startswith("drift_rms/")]
+        other = {key: value for key, value in logs.items() if not key.startswith("drift_rms/")}
         names = [f"drift_rms/{t:g}" for t in c.temperatures]
-        return v, dict(zip(names, logs.values(), strict=False))
+        return v, {**dict(zip(names, rms, strict=True)), **other}
 
     def loss(self, batch: Tensor, generator: torch.Generator) -> tuple[Tensor, dict[str, float]]:
         """‖f(ε) − stopgrad(f(ε) + V)‖² on a batch of `B` noises, with `batch [B, d]` as data."""
@@ -166,7 +188,7 @@ class Drifting(Method):
         # the field sees the global batch when distributed (this rank's rows of it)
         v, logs = distributed.batch_field(self.field, x.detach(), batch)
         loss = (x - (x + v).detach()).square().sum(1).mean()
-        logs["drift_rms"] = sum(logs.values())
+        logs["drift_rms"] = sum(v for k, v in logs.items() if k.startswith("drift_rms/"))
         if self.config.anneal_rate > 0:
             logs["temperature_factor"] = self.temperatures()[0] / self.config.temperatures[0]
         self.step_count += 1
