@@ -225,3 +225,14 @@ def test_frechet_distance_identical_and_gaussians():
     mean, cov = gaussian_fit(x)
     assert torch.allclose(cov, torch.from_numpy(np.cov(x.double().numpy().T)))
     assert torch.allclose(mean, x.double().mean(0))
+
+
+def test_the_median_bandwidth_is_the_median_pairwise_distance():
+    """Points 0, 1, 3 on a line: pairwise distances 1, 2, 3, median 2 (a distance, not 4)."""
+    from pushforward.metrics.distances import _median_distance
+
+    y = torch.tensor([[0.0, 0.0], [1.0, 0.0], [3.0, 0.0]])
+    assert _median_distance(y) == pytest.approx(2.0, abs=1e-6)
+    # and MMD with bandwidths="median" equals MMD with bandwidths (½, 1, 2) × 2
+    x = torch.tensor([[0.5, 0.0], [2.0, 1.0]])
+    assert mmd(x, y, bandwidths="median") == pytest.approx(mmd(x, y, bandwidths=(1.0, 2.0, 4.0)))

@@ -106,3 +106,21 @@ def test_manifold_report_on_sphere():
     on = manifold_report(directions * 2.0, Sphere(2.0), tol=1e-6)
     assert on["manifold_dist_p95"] < 1e-12
     assert on["off_manifold_share"] == 0.0
+
+
+def _at_modes(counts: list[int], modes: torch.Tensor) -> torch.Tensor:
+    """`counts[i]` samples exactly at mode i, and the rest far from every mode."""
+    points = [modes[i].expand(c, -1) for i, c in enumerate(counts)]
+    off = torch.full((1000 - sum(counts), modes.shape[1]), 100.0)
+    return torch.cat([*points, off])
+
+
+def test_the_default_coverage_threshold_is_a_tenth_of_the_uniform_share():
+    """4 modes: a mode is covered from a share of 0.1 / 4 = 0.025 on — masses on both sides."""
+    modes = torch.tensor([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0], [5.0, 5.0]])
+    above = _at_modes([500, 474, 26, 0], modes)  # shares 0.5, 0.474, 0.026, 0
+    below = _at_modes([500, 476, 24, 0], modes)  # shares 0.5, 0.476, 0.024, 0
+    assert modes_covered(above, modes, 0.5) == 3
+    assert modes_covered(below, modes, 0.5) == 2  # one stray sample does not cover a mode
+    assert modes_covered(below, modes, 0.5, min_mass=0.02) == 3
+    assert mode_report(below, modes, 0.5)["modes_covered"] == 2.0
