@@ -138,3 +138,20 @@ def test_bad_settings_are_refused_with_the_choices(key, value, match):
     with pytest.raises(ConfigError, match=match):
         build_method({"name": "chart-transport", key: value}, target, None,
                      NetConfig(width=16, depth=2), gen(0))  # fmt: skip
+
+
+def test_output_range_clamps_samples_of_chart_and_drifting_but_not_training():
+    target = make_distribution("bimodal", means=[[-2.0, 0.0], [2.0, 0.0]], std=0.3)
+    net = NetConfig(width=16, depth=2)
+    for name in ("chart-transport", "drifting"):
+        params = {"name": name, "output_range": [0.9, 1.5], "init_scale": 10.0}
+        method = build_method(params, target, None, net, gen(0))
+        free = build_method({"name": name, "init_scale": 10.0}, target, None, net, gen(0))
+        x = method.sample(500, generator=gen(1))
+        y = free.sample(500, generator=gen(1))
+        torch.testing.assert_close(x, y.clamp(0.9, 1.5))  # the same draws, clamped
+        assert float(y.min()) < 0.9 and float(y.max()) > 1.5  # so the clamp did something
+        torch.testing.assert_close(method.loss(target.sample(64, gen(2)), gen(3))[0],
+                                   free.loss(target.sample(64, gen(2)), gen(3))[0])  # fmt: skip
+    with pytest.raises(ConfigError, match="output_range"):
+        build_method({"name": "drifting", "output_range": [1.0, 0.0]}, target, None, net, gen(0))

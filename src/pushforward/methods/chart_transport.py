@@ -65,7 +65,9 @@ class ChartTransportConfig:
     """`[method]` of chart transport: chart, latent learner, loss weights and field settings.
 
     `init_offset`/`init_scale` shape the decoder's first output (a small blob at a chosen place,
-    the same "disjoint start" as drifting). `fiber_std = 0` learns the fiber's std (starting at
+    the same "disjoint start" as drifting). `output_range = [low, high]` clamps what the decoder
+    emits as samples and reconstructions (pixels in [0, 1]; training reconstructs unclamped).
+    `fiber_std = 0` learns the fiber's std (starting at
     `init_fiber_std`); `> 0` fixes it. `step` scales the field (η above). `w_entropy` weighs the
     fibers' entropy (a learned fiber that only costs reconstruction would otherwise shrink to a
     point); `w_reg` the per-sample KL to N(0, I) of a VAE.
@@ -100,6 +102,7 @@ class ChartTransportConfig:
     normalization: str = "total"
     init_offset: list[float] | None = None
     init_scale: float = 1.0
+    output_range: list[float] | None = None
     chunk: int = 0
     field_arrows: int = 256
 
@@ -142,6 +145,13 @@ class ChartTransportConfig:
         if self.latent_dim < 0 or self.chunk < 0 or self.init_scale <= 0:
             raise ValueError(
                 "method.latent_dim >= 0, method.chunk >= 0 (0 = auto), method.init_scale > 0"
+            )
+        if self.output_range is not None and (
+            len(self.output_range) != 2 or not self.output_range[0] < self.output_range[1]
+        ):
+            raise ValueError(
+                f"method.output_range is [low, high] with low < high (e.g. [0.0, 1.0] for "
+                f"pixels), got {self.output_range}"
             )
         if self.init_fiber_std <= 0:
             raise ValueError(f"method.init_fiber_std must be > 0, got {self.init_fiber_std}")
@@ -339,13 +349,17 @@ class ChartTransport(Method):
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, **solver: Any) -> Tensor:
         """`n` samples `[n, d]` = D(z), z from the latent learner (prior draws); solver ignored."""
-        return self.chart.decode(self.latent.sample_latent(n, generator, self._anchor))
+        return self.decode(self.latent.sample_latent(n, generator, self._anchor))
+
+    def decode(self, z: Tensor) -> Tensor:
+        """Data points `[n, d]` of latents `z [n, k]`: D(z), clamped into `output_range`."""
+        x = self.chart.decode(z)
+        r = self.config.output_range
+        return x if r is None else x.clamp(r[0], r[1])
 
     def dynamics(self) -> MapDynamics:
         """The decoder D, a one-step map of latents drawn by the latent learner."""
-        return MapDynamics(
-            self.chart.decode, lambda n, g: self.latent.sample_latent(n, g, self._anchor)
-        )
+        return MapDynamics(self.decode, lambda n, g: self.latent.sample_latent(n, g, self._anchor))
 
     @torch.no_grad()
     def snapshot(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:
@@ -356,8 +370,8 @@ class ChartTransport(Method):
         v, _ = self.latent.field(z, generator)
         k = self.config.field_arrows
         sets = {
-            "sample/generated": self.chart.decode(z_prior),
-            "sample/reconstruction": self.chart.decode(z),
+            "sample/generated": self.decode(z_prior),
+            "sample/reconstruction": self.decode(z),
             **self._latents_by_mode(data, z),
             "field/from": z[:k],
         }

@@ -56,8 +56,10 @@ class DriftingConfig:
     keeps them: false). `anneal_rate` r > 0 anneals every
     temperature as σ(t) = max(σ0·exp(−r t), anneal_floor·σ0) over training steps t.
 
-    `temperature_scale` is "absolute" (each τ as given; ours) or "mean-distance" (τ times the
-    batch's mean pairwise distance, the drifting authors' convention); `normalization` is
+    `output_range = [low, high]` clamps the samples (pixels in [0, 1]); training drifts the
+    unclamped outputs. `temperature_scale` is "absolute" (each τ as given; ours) or
+    "mean-distance" (τ times the batch's mean pairwise distance, the drifting authors'
+    convention); `normalization` is
     "total" (each temperature's field scaled to E‖V‖² = 1; ours) or "per-dim" (E‖V‖²/d = 1,
     the authors'). See `pushforward.fields.base`.
     """
@@ -70,6 +72,7 @@ class DriftingConfig:
     noise_dim: int = 0
     init_offset: list[float] | None = None
     init_scale: float = 1.0
+    output_range: list[float] | None = None
     chunk: int = 0
     field_arrows: int = 256
     field: str = "paper"
@@ -107,6 +110,13 @@ class DriftingConfig:
         if self.sinkhorn_iters < 1 or self.anneal_rate < 0 or not 0 <= self.anneal_floor <= 1:
             raise ValueError(
                 "method.sinkhorn_iters >= 1, method.anneal_rate >= 0, 0 <= method.anneal_floor <= 1"
+            )
+        if self.output_range is not None and (
+            len(self.output_range) != 2 or not self.output_range[0] < self.output_range[1]
+        ):
+            raise ValueError(
+                f"method.output_range is [low, high] with low < high (e.g. [0.0, 1.0] for "
+                f"pixels), got {self.output_range}"
             )
         if self.noise_dim < 0 or self.chunk < 0 or self.init_scale <= 0:
             raise ValueError(
@@ -197,11 +207,19 @@ class Drifting(Method):
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, **solver: Any) -> Tensor:
         """`n` samples `[n, d]` = f(ε) (one network evaluation; solver options are ignored)."""
-        return self.f(draw_normal((n, self.noise_dim), generator, self._anchor))
+        return self.generate(draw_normal((n, self.noise_dim), generator, self._anchor))
+
+    def generate(self, noise: Tensor) -> Tensor:
+        """Samples `[n, d]` = f(ε) of noise `[n, noise_dim]`, clamped into `output_range`."""
+        x = self.f(noise)
+        r = self.config.output_range
+        return x if r is None else x.clamp(r[0], r[1])
 
     def dynamics(self) -> MapDynamics:
         """The one-step generator f of noise `[n, noise_dim]`."""
-        return MapDynamics(self.f, lambda n, g: draw_normal((n, self.noise_dim), g, self._anchor))
+        return MapDynamics(
+            self.generate, lambda n, g: draw_normal((n, self.noise_dim), g, self._anchor)
+        )
 
     @torch.no_grad()
     def snapshot(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:
