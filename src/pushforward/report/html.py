@@ -7,9 +7,11 @@ from pathlib import Path
 
 from plotly.offline import get_plotlyjs
 
+from pushforward.report.convergence import convergence_figure, headline_curve
 from pushforward.report.curves import curves_figure, last_eval
 from pushforward.report.drift_variants import variants_cell, variants_note
 from pushforward.report.figures import comparison_figure, figure_div, slider_figure
+from pushforward.report.images import class_histogram_section
 from pushforward.report.lyapunov import load_lyapunov, lyapunov_section
 from pushforward.report.static import write_pngs
 from pushforward.run import RunReader, RunView, atomic_write_bytes, read_run
@@ -106,8 +108,13 @@ def _report_body(run: RunView, max_points: int, max_arrows: int) -> str:
     parts.append(
         figure_div(curves, "curves") if curves else "<p class='note'>metrics.jsonl is empty.</p>"
     )
+    curve = headline_curve(run.metrics)
+    if curve is not None and len(curve.steps) > 2:
+        parts.append("<h2>Convergence</h2>")
+        parts.append(figure_div(convergence_figure(curve, run.name), "convergence"))
     parts.append("<h2>Last evaluation</h2>")
     parts.append(_eval_table(run))
+    parts.append(class_histogram_section(run))
     lyapunov = load_lyapunov(run.path)
     if lyapunov is not None:
         parts.append(lyapunov_section(lyapunov, run.info.step))

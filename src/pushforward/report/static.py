@@ -2,7 +2,10 @@
 
 ``final.png``: every panel of the last frame side by side (3-D axes for 3-D data);
 ``samples_grid.png``: tiled image samples of the sample panel, for image data;
-``curves.png``: the loss over steps (training lines, eval markers).
+``curves.png``: the loss over steps (training lines, eval markers);
+``convergence.png``: the headline figure of the snapshots over log steps (`report.convergence`);
+for image data ``samples_steps.png`` (a row of samples per snapshot) and, after `pushforward
+eval`, ``class_histogram.png`` (`report.images`).
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from pushforward.report.convergence import convergence_png, headline_curve
 from pushforward.report.curves import metric_series
 from pushforward.report.figures import ARROWS, Cell, Drawer, run_cells, set_color, tile_images
-from pushforward.run import RunView
+from pushforward.report.images import class_histogram_png, class_shares, snapshot_grid_png
+from pushforward.run import RunReader, RunView
 
 __all__ = ["write_pngs", "final_png", "samples_grid_png", "curves_png"]
 
@@ -147,8 +152,17 @@ def curves_png(run: RunView, path: Path) -> Path | None:
 
 
 def write_pngs(run: RunView, out_dir: Path, *, max_points: int = 2000) -> list[Path]:
-    """Write final.png, samples_grid.png (image data) and curves.png into ``out_dir``."""
+    """Write final.png, samples_grid.png (image data), curves.png, convergence.png and, for
+    image data, samples_steps.png and class_histogram.png into ``out_dir``."""
     written = [final_png(run, out_dir / "final.png", max_points=max_points)]
     written.append(samples_grid_png(run, out_dir / "samples_grid.png"))
     written.append(curves_png(run, out_dir / "curves.png"))
+    curve = headline_curve(run.metrics)
+    if curve is not None and len(curve.steps) > 2:
+        written.append(convergence_png({run.name: [curve]}, out_dir / "convergence.png"))
+    written.append(snapshot_grid_png(run, out_dir / "samples_steps.png"))
+    record = RunReader(run.path).eval_record() if run.image_shape is not None else None
+    shares = class_shares(record.metrics) if record is not None else []
+    if shares:
+        written.append(class_histogram_png(shares, out_dir / "class_histogram.png", run.name))
     return [p for p in written if p is not None]

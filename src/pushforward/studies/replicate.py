@@ -1,0 +1,155 @@
+"""Replicates: experiments × seeds → one table of mean ± std, with each run's convergence.
+
+`replicate` trains every experiment with every seed into `OUT/runs/LABEL-sSEED` (reusing a
+finished run of the same resolved config, `studies.runs.train_row`), evaluates each run by the
+one seed rule (`analysis.evaluate.evaluate_run`, the full suite by default, so image runs get the
+classifier FD, precision / recall and the class histogram; eval seed = run seed; an eval.json
+made with the same n, seed, suite and step is reused), and reads the convergence of its headline
+figure from its snapshots (`report.convergence`: the change over the last doubling of steps).
+One row per experiment: each metric as mean ± std over seeds, the doubling change, how many
+seeds converged (< 5 %) and the training time. Written as replicate.md / .csv / .json, every
+metric in replicate_all.md / .csv / .json, the curves of every run in convergence.png.
+
+Example:
+    >>> table = replicate(["manifold3d-det"], [0, 1, 2], Path("runs/rep"))  # doctest: +SKIP
+    >>> print(table.markdown())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pushforward.analysis.evaluate import evaluate_run, read_eval
+from pushforward.experiments import resolve
+from pushforward.report.convergence import converged, convergence_png, doubling_change
+from pushforward.report.convergence import headline_curve as _curve
+from pushforward.run import RunReader
+from pushforward.studies.runs import EVAL_N, train_row
+from pushforward.studies.table import Stat, Table
+
+__all__ = ["PREFERRED", "run_label", "evaluate_cached", "replicate", "replicate_table"]
+
+# metrics shown in the Markdown table, in this order, where any run has them
+PREFERRED = [
+    "fd",
+    "precision",
+    "recall",
+    "feat_precision",
+    "feat_recall",
+    "class_entropy",
+    "class_tv",
+    "class_hist_min",
+    "manifold_dist_mean",
+    "manifold_dist_p95",
+    "off_manifold_share",
+    "modes_covered",
+    "dominant_mode_mass",
+    "recon_manifold_dist_mean",
+    "recon_mse",
+    "fiber_std_mean",
+    "fiber_share",
+    "energy_distance",
+]
+
+
+def run_label(name: str, tag: str = "") -> str:
+    """The row label of experiment `name` (a name or a .toml path), with an optional tag."""
+    stem = Path(name).stem
+    return f"{stem}{'-' + tag if tag else ''}"
+
+
+def evaluate_cached(path: Path, n: int, seed: int, suite: str) -> dict[str, float]:
+    """The run's metrics by `evaluate_run`, reusing its eval.json when made the same way;
+    adds ``class_hist_min`` (the rarest predicted digit's share) for image runs."""
+    record = read_eval(path)
+    step = RunReader(path).info().step
+    if record is None or (record.n, record.seed, record.suite, record.step) != (
+        n,
+        seed,
+        suite,
+        step,
+    ):
+        record = evaluate_run(path, n, seed, suite=suite)
+    metrics = dict(record.metrics)
+    hist = [v for k, v in metrics.items() if k.startswith("class_hist/")]
+    if hist:
+        metrics["class_hist_min"] = min(hist)
+    return metrics
+
+
+def _row_config(
+    name: str, overrides: Sequence[str], steps: int | None, seed: int
+) -> dict[str, Any]:
+    """The resolved experiment with overrides, steps and seed (its name comes from the row)."""
+    config = resolve(name, list(overrides), steps=steps, seed=seed)
+    config["experiment"].pop("name", None)
+    return config
+
+
+def replicate(
+    names: Sequence[str],
+    seeds: Sequence[int],
+    out: Path,
+    *,
+    overrides: Sequence[str] = (),
+    steps: int | None = None,
+    tag: str = "",
+    suite: str = "full",
+    n: int = EVAL_N,
+    metrics: Sequence[str] | None = None,
+    progress: bool = False,
+) -> Table:
+    """Train and evaluate every experiment × seed; the table (also written into `out`)."""
+    configs = {
+        (name, seed): _row_config(name, overrides, steps, seed) for name in names for seed in seeds
+    }  # every config checked before anything trains
+    rows, curves = [], {}
+    for name in names:
+        label = run_label(name, tag)
+        per_seed, changes, times, label_curves = [], [], [], []
+        for seed in seeds:
+            path = train_row(out, f"{label}-s{seed}", configs[(name, seed)], None, None, progress)
+            per_seed.append(evaluate_cached(path, n, seed, suite))
+            reader = RunReader(path)
+            curve = _curve(reader.metrics())
+            if curve is not None:
+                label_curves.append(curve)
+                changes.append((doubling_change(curve), converged(curve)))
+            times.append(reader.info().train_time_s)
+        curves[label] = label_curves
+        keys = sorted({k for r in per_seed for k, v in r.items() if isinstance(v, int | float)})
+        row: dict[str, Any] = {"experiment": label, "seeds": len(seeds)}
+        row.update({k: Stat.of([r.get(k) for r in per_seed]) for k in keys})
+        row["figure"] = label_curves[0].key if label_curves else None
+        row["doubling_change"] = Stat.of([c for c, _ in changes])
+        row["converged"] = f"{sum(ok for _, ok in changes)}/{len(seeds)}"
+        row["train_time_s"] = Stat.of(times)
+        rows.append(row)
+    table = replicate_table(rows, seeds, metrics)
+    table.write(out, "replicate")
+    every = sorted({k for r in rows for k in r} - {"experiment", "seeds"})
+    Table(["experiment", "seeds", *every], rows, caption=table.caption).write(out, "replicate_all")
+    if any(curves.values()):
+        convergence_png(curves, out / "convergence.png")
+    return table
+
+
+def replicate_table(
+    rows: list[dict[str, Any]], seeds: Sequence[int], metrics: Sequence[str] | None = None
+) -> Table:
+    """The table: experiment, the chosen metrics (default: `PREFERRED` where present) as
+    mean ± std over `seeds`, the doubling change of the headline figure, converged seeds and
+    train time."""
+    present = {
+        k for r in rows for k, v in r.items() if isinstance(v, Stat) and not math.isnan(v.mean)
+    }
+    names = list(metrics) if metrics else [k for k in PREFERRED if k in present]
+    columns = ["experiment", *names, "figure", "doubling_change", "converged", "train_time_s"]
+    caption = (
+        f"mean ± std over seeds {list(seeds)}; doubling_change: |f(N) − f(N/2)| / f(N) of the "
+        "headline figure over the last doubling of steps (converged: < 5 %)"
+    )
+    return Table(columns, rows, caption=caption)

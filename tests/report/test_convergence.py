@@ -1,0 +1,51 @@
+"""Convergence of the headline figure (the doubling rule) and the replicate study over seeds."""
+
+import json
+import math
+
+import pytest
+
+from pushforward.cli import main
+from pushforward.report.convergence import Curve, converged, doubling_change, headline_curve
+from pushforward.run import MetricLine
+
+
+def test_headline_prefers_fd_then_the_manifold_distance_then_energy_distance():
+    lines = [MetricLine(10, "eval", {"energy_distance": 1.0, "manifold_dist_mean": 2.0}),
+             MetricLine(20, "eval", {"energy_distance": 0.5, "manifold_dist_mean": 1.0}),
+             MetricLine(15, "train", {"loss": 3.0})]  # fmt: skip
+    curve = headline_curve(lines)
+    assert curve == Curve("manifold_dist_mean", (10, 20), (2.0, 1.0))
+    assert headline_curve(lines, "energy_distance").values == (1.0, 0.5)
+    assert headline_curve(lines, "fd") is None
+
+
+def test_doubling_change_compares_the_last_snapshot_with_the_one_at_half_the_steps():
+    curve = Curve("fd", (0, 250, 500, 1000, 2000), (400.0, 80.0, 42.0, 31.0, 30.0))
+    assert doubling_change(curve) == pytest.approx(1.0 / 30.0)  # |30 − 31| / 30
+    assert converged(curve)
+    assert not converged(Curve("fd", (0, 1000, 2000), (400.0, 40.0, 30.0)))  # 33 %
+    # no snapshot near N/2 (1000 is 4x below 4000), or a single one: no verdict
+    assert math.isnan(doubling_change(Curve("fd", (0, 1000, 4000), (9.0, 2.0, 1.0))))
+    assert math.isnan(doubling_change(Curve("fd", (0, 4000), (9.0, 1.0))))
+
+
+def test_replicate_trains_each_seed_once_and_tabulates_mean_and_std(tmp_path, capsys):
+    out = tmp_path / "rep"
+    args = ["replicate", "chart-bimodal", "--seeds", "0,1", "--steps", "8", "--out", str(out),
+            "--suite", "quality", "-n", "200", "--quiet", "--set", "train.snapshots=3",
+            "--set", "train.threads=1", "--set", "train.snapshot_samples=100"]  # fmt: skip
+    assert main(args) == 0
+    table = json.loads((out / "replicate.json").read_text())
+    (row,) = table["rows"]
+    assert row["experiment"] == "chart-bimodal" and row["converged"].endswith("/2")
+    values = row["energy_distance"]["values"]
+    assert len(values) == 2 and values[0] != values[1]  # two seeds, two different runs
+    assert row["energy_distance"]["mean"] == pytest.approx(sum(values) / 2)
+    assert (out / "convergence.png").stat().st_size > 1000
+    stamp = (out / "runs" / "chart-bimodal-s0" / "checkpoint.safetensors").stat().st_mtime_ns
+    assert main(args) == 0  # the finished runs are reused, not trained again
+    assert (
+        out / "runs" / "chart-bimodal-s0" / "checkpoint.safetensors"
+    ).stat().st_mtime_ns == stamp
+    assert "chart-bimodal" in capsys.readouterr().out
