@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PF     := $(VENV)/bin/pushforward
 
-.PHONY: venv bench-deps demo test test-all lint format browser clean
+.PHONY: venv bench-deps demo test test-all lint format browser clean mutate
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -34,8 +34,8 @@ test-all: venv browser
 	$(PY) -m pytest -q
 
 lint: venv
-	$(VENV)/bin/ruff check src tests conftest.py
-	$(VENV)/bin/ruff format --check src tests conftest.py
+	$(VENV)/bin/ruff check src tests scripts conftest.py
+	$(VENV)/bin/ruff format --check src tests scripts conftest.py
 
 format: venv
 	$(VENV)/bin/ruff format src tests
@@ -47,3 +47,12 @@ browser:
 
 clean:
 	rm -rf runs .pytest_cache
+
+# mutation testing of the modules whose numbers we publish (see docs/testing.md): an hour or
+# more on one core, so not part of `make test`; the table goes to runs/mutation.md
+mutate: venv
+	$(PY) -m pip install -q mutmut==3.8.1
+	rm -rf mutants && mkdir -p runs
+	OMP_NUM_THREADS=1 $(VENV)/bin/mutmut run --max-children 1 > runs/mutmut.log 2>&1 || true
+	$(VENV)/bin/mutmut results --all true | $(PY) scripts/mutation_report.py > runs/mutation.md
+	@cat runs/mutation.md

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from pushforward.errors import ConfigError
 from pushforward.fields import FIELDS, GAUSSIAN_ONLY, drift, make_field
 from pushforward.methods import load_trained
 from pushforward.methods.drifting import Drifting
@@ -92,7 +93,10 @@ def drift_variants_analysis(
     reader = RunReader(path).require()
     method = load_trained(reader.path).method
     if not isinstance(method, Drifting):
-        raise TypeError(f"{reader.path} is a {method.name!r} run; this analysis is for drifting")
+        raise ConfigError(
+            f"{reader.path} is a {method.name!r} run; the drift-variant arrows are drawn at a "
+            "drifting run's samples: give a run of a drifting experiment (e.g. drift-bimodal)"
+        )
     data = torch.from_numpy(reader.static()["sample/data"][:max_data])
     arrays: dict[str, np.ndarray] = {"data": data.numpy()}
     temperatures: dict[str, list[float]] = {}

@@ -35,6 +35,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from pushforward.analysis.drift_variants import drift_variants_analysis
+from pushforward.errors import ConfigError
 from pushforward.pipeline import run
 from pushforward.report.drift_variants import arrows_png
 from pushforward.run import RunReader
@@ -180,7 +181,10 @@ def variants_8g(variants: list[str], seed: int, steps: int, out: Path) -> Table:
 def arrows_png_of(rundir: Path, path: Path) -> Path:
     """The PNG of every variant's arrows at a drifting run's samples (analysing it first when
     its `drift_variants` results are not stored yet)."""
-    stored = RunReader(rundir).require().analysis("drift_variants")
+    reader = RunReader(rundir).require()
+    if reader.info().dim != 2:
+        raise ConfigError(f"{rundir} has {reader.info().dim}-D data; the arrows are drawn in 2-D")
+    stored = reader.analysis("drift_variants")
     if stored is None:
         drift_variants_analysis(rundir)
         stored = RunReader(rundir).analysis("drift_variants")
