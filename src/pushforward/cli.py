@@ -14,13 +14,14 @@ from pathlib import Path
 
 import torch
 
-from pushforward import commands, data, distributed
+from pushforward import commands, data, distributed, plugins
 from pushforward.analysis.sampling import write_npy
 from pushforward.argtypes import npy_path, positive, seed
 from pushforward.config import parse_override
 from pushforward.errors import ConfigError, PushforwardError
 from pushforward.experiments import experiments
-from pushforward.methods import load_trained
+from pushforward.fields import FIELDS
+from pushforward.methods import load_trained, methods
 from pushforward.metrics.images import fetch_classifier
 from pushforward.ode import SOLVERS, steps_for_nfe
 from pushforward.pipeline import report, run
@@ -30,12 +31,24 @@ from pushforward.run import Layout
 __all__ = ["main", "parser"]
 
 
+def _plugin_mark(group: str, name: str) -> str:
+    """' [plug-in: package version]' for a name an installed plug-in registered, else ''."""
+    found = plugins.loaded(group).get(name)
+    return f" [plug-in: {found.package}]" if found is not None else ""
+
+
 def cmd_list(args: argparse.Namespace) -> int:
-    """Print the shipped experiments with their one-line descriptions."""
+    """Print the shipped experiments with their one-line descriptions, then the learners and
+    drift fields an experiment can name (installed plug-ins marked)."""
     items = experiments()
     width = max(map(len, items), default=0)
     for name, description in items.items():
         print(f"{name:<{width}}  {description}")
+    learners = [f"{n}{_plugin_mark('pushforward.methods', n)}" for n in methods()]
+    families = [f"{n}{_plugin_mark('pushforward.fields', n)}" for n in FIELDS]
+    print(f"\nmethods ([method] name): {', '.join(learners)}")
+    print(f"drift fields (method.field): {', '.join(families)}")
+    print("distributions ([data] name): see `pushforward data list`")
     return 0
 
 
@@ -115,7 +128,8 @@ def cmd_data(args: argparse.Namespace) -> int:
         items = data.distributions()
         width = max(map(len, items), default=0)
         for name, description in items.items():
-            print(f"{name:<{width}}  {description}")
+            mark = _plugin_mark("pushforward.distributions", name)
+            print(f"{name:<{width}}  {description}{mark}")
     elif args.data_command == "fetch":
         if args.name.endswith("-classifier"):
             path = fetch_classifier(args.name.removesuffix("-classifier"))

@@ -19,7 +19,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "pushforward"
 # bottom to top; a component may import only components of lower layers
 LAYERS = [
     {"errors"},
-    {"config", "argtypes"},
+    {"config", "argtypes", "plugins"},
     {"run"},
     {"runtime", "data", "nets", "ode", "distributed"},
     {"metrics", "interpolants"},

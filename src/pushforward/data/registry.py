@@ -3,7 +3,9 @@
 Every distribution class registers under a name; its constructor's keyword arguments are its
 parameters (the keys of the `[data]` / `[source]` section of an experiment). Unknown keys are
 caught here, with the nearest valid key and the full list; each constructor checks types and
-ranges of its own values (`pushforward.data.base.check_*`).
+ranges of its own values (`pushforward.data.base.check_*`). Distributions of other packages
+join through the `pushforward.distributions` entry-point group (`pushforward.plugins`): the
+entry point's name is the registry name, its object the `Distribution` subclass.
 
 Example:
     >>> import torch
@@ -19,12 +21,21 @@ import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from pushforward import plugins
 from pushforward.config import all_finite
 from pushforward.data.base import Distribution, check_keys
 from pushforward.errors import ConfigError, suggest
 
-__all__ = ["register", "make_distribution", "from_table", "distributions", "parameters"]
+__all__ = [
+    "GROUP",
+    "register",
+    "make_distribution",
+    "from_table",
+    "distributions",
+    "parameters",
+]
 
+GROUP = "pushforward.distributions"
 _REGISTRY: dict[str, type[Distribution]] = {}
 
 D = TypeVar("D", bound=type[Distribution])
@@ -43,14 +54,30 @@ def register(name: str) -> Callable[[D], D]:
     return wrap
 
 
+def _check_plugin(name: str, obj: Any) -> None:
+    """Accept a plug-in distribution: a `Distribution` subclass, registered here as `name`."""
+    if not (isinstance(obj, type) and issubclass(obj, Distribution)):
+        raise TypeError(f"{obj!r} is not a subclass of pushforward.data.Distribution")
+    if _REGISTRY.get(name) is not obj:
+        register(name)(obj)  # a name taken by another class raises ValueError
+
+
+def _registry() -> dict[str, type[Distribution]]:
+    """The registry, with the `pushforward.distributions` plug-ins loaded (once a process)."""
+    plugins.load(GROUP, _check_plugin)
+    return _REGISTRY
+
+
 def _lookup(name: str) -> type[Distribution]:
     """The class registered under `name`, else ConfigError listing every name."""
-    if name not in _REGISTRY:
-        names = sorted(_REGISTRY)
+    registry = _registry()
+    if name not in registry:
+        names = sorted(registry)
         raise ConfigError(
             f"unknown distribution {name!r}{suggest(name, names)}; available: {', '.join(names)}"
+            f"{plugins.failure_note(GROUP, name)}"
         )
-    return _REGISTRY[name]
+    return registry[name]
 
 
 def parameters(name: str) -> dict[str, Any]:
@@ -93,5 +120,5 @@ def distributions() -> dict[str, str]:
     """Registry name -> one-line description (the first line of the class docstring)."""
     return {
         name: ((inspect.getdoc(cls) or "").splitlines() or [""])[0]
-        for name, cls in sorted(_REGISTRY.items())
+        for name, cls in sorted(_registry().items())
     }

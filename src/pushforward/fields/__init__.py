@@ -10,7 +10,11 @@ RMS. Families (`FIELDS`): `paper` (Deng et al. 2026, `fields.paper`), `sinkhorn`
 (`fields.mmd_gradient`); `fields.dense` holds a dense reference of each, for tests and
 benchmarks. `make_field` builds a family from a learner's settings, passing each family only
 the settings it has. Distributed training slices rows outside these families
-(`distributed.batch_field`).
+(`distributed.batch_field`). Families of other packages join through the `pushforward.fields`
+entry-point group (`pushforward.plugins`): a frozen dataclass with a `name` equal to the entry
+point's and a `parts` method; `make_field` passes it the settings among `kernel`,
+`bidirectional`, `chunk`, `iterations` and `mask_self_pairs` that it has as fields, and it
+appears in `FIELDS` (so `method.field` accepts it and the drift-variants analysis draws it).
 
 Example:
     >>> import torch
@@ -22,6 +26,11 @@ Example:
     torch.Size([10, 2])
 """
 
+import dataclasses
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pushforward import plugins
 from pushforward.fields.base import Field, annealed_temperatures, compose, drift, log_rms
 from pushforward.fields.dense import dense_field
 from pushforward.fields.kernels import KERNELS, pairwise_logits
@@ -39,6 +48,7 @@ from pushforward.fields.sinkhorn import SinkhornField, sinkhorn_coupling, sinkho
 __all__ = [
     "FIELDS",
     "GAUSSIAN_ONLY",
+    "GROUP",
     "KERNELS",
     "Field",
     "MMDGradientField",
@@ -60,12 +70,50 @@ __all__ = [
     "sinkhorn_potentials",
 ]
 
-FIELDS: dict[str, type] = {
+GROUP = "pushforward.fields"
+_SHIPPED: dict[str, type] = {
     "paper": PaperField,
     "sinkhorn": SinkhornField,
     "score-difference": ScoreDifferenceField,
     "mmd-gradient": MMDGradientField,
 }
+_SETTINGS = ("kernel", "bidirectional", "chunk", "iterations", "mask_self_pairs")
+
+
+def _check_plugin(name: str, obj: Any) -> None:
+    """Accept a plug-in family: a dataclass with `name` equal to the entry point's and `parts`."""
+    if not (isinstance(obj, type) and dataclasses.is_dataclass(obj)):
+        raise TypeError(f"{obj!r} is not a dataclass (a field family is a frozen dataclass)")
+    if not callable(getattr(obj, "parts", None)):
+        raise TypeError(f"{obj.__qualname__} has no parts(x, y_pos, y_neg, temperature) method")
+    if getattr(obj, "name", None) != name:
+        raise ValueError(f"{obj.__qualname__}.name must be {name!r}, the entry point's name")
+    if name in _SHIPPED:
+        raise ValueError(f"the field name {name!r} is taken by {_SHIPPED[name].__qualname__}")
+
+
+class _Families(Mapping[str, type]):
+    """Name → family class: the shipped ones, then the `pushforward.fields` plug-ins (loaded
+    on first use, so importing this package imports no third-party code)."""
+
+    def _all(self) -> dict[str, type]:
+        found = plugins.load(GROUP, _check_plugin)
+        return {**_SHIPPED, **{name: p.obj for name, p in found.items()}}
+
+    def __getitem__(self, name: str) -> type:
+        return self._all()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __repr__(self) -> str:
+        return repr(self._all())
+
+
+FIELDS: Mapping[str, type] = _Families()
 GAUSSIAN_ONLY = ("score-difference", "mmd-gradient")  # families defined for the Gaussian kernel
 
 
@@ -85,7 +133,8 @@ def make_field(
     rows); `reference` selects the dense demo formula of the paper field.
     """
     if name not in FIELDS:
-        raise ValueError(f"unknown drift field {name!r}; choose one of {tuple(FIELDS)}")
+        note = plugins.failure_note(GROUP, name)
+        raise ValueError(f"unknown drift field {name!r}; choose one of {tuple(FIELDS)}{note}")
     if kernel not in KERNELS:
         raise ValueError(f"unknown kernel {kernel!r}; choose one of {KERNELS}")
     if reference:
@@ -97,6 +146,11 @@ def make_field(
         return PaperField(kernel, bidirectional, chunk or None)
     if name == "sinkhorn":
         return SinkhornField(kernel, iterations, rows, mask_self_pairs)
+    if name not in _SHIPPED:  # a plug-in family: the settings it has as fields
+        given = {"kernel": kernel, "bidirectional": bidirectional, "chunk": rows,
+                 "iterations": iterations, "mask_self_pairs": mask_self_pairs}  # fmt: skip
+        own = {f.name for f in dataclasses.fields(FIELDS[name])}
+        return FIELDS[name](**{k: v for k, v in given.items() if k in own})
     if kernel != "gaussian":
         raise ValueError(f"the {name} field is defined for the gaussian kernel only")
     return FIELDS[name](rows)
