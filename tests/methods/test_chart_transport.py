@@ -76,7 +76,8 @@ def test_drift_field_vanishes_when_latents_follow_the_prior():
 
 
 def test_score_field_vanishes_for_an_exact_critic_and_points_to_the_prior():
-    learner = LatentScore(2, ChartTransport.Config(latent="score"), SMALL, gen(0))
+    config = ChartTransport.Config(latent="score", critic_weighting="score")
+    learner = LatentScore(2, config, SMALL, gen(0))
     learner.critic.score = lambda z, s: -z / (1.0 + s.square()).unsqueeze(1)  # data = prior
     z = torch.randn(500, 2, generator=gen(1))
     v, _ = learner.field(z, gen(2))

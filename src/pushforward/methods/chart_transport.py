@@ -4,7 +4,8 @@ A chart `E: x → z`, `D: z → x` (`pushforward.nets.chart`) is trained to reco
 latent field `V` pushes the data latents `z = E(x)` toward the prior `p = N(0, I)`:
 
     L = w_rec · ‖D(z) − x‖² + w_drift · ‖z − stopgrad(z + η V(z))‖²
-        + w_critic · L_DSM(ŝ; stopgrad z) + w_reg · KL(q(z | x) ‖ N(0, I)),
+        + w_critic · L_DSM(ŝ; stopgrad z) + w_reg · KL(q(z | x) ‖ N(0, I))
+        − w_entropy · H(q(z | x)),
 
 and samples are `x = D(z)`, `z ~ p`. Because every *data* point is moved (forward KL), no mode
 of the data can be dropped, unlike plain drifting of model samples (reverse KL), which can
@@ -14,12 +15,18 @@ latents are thick even when the data lie on a thin manifold.
 Latent learners (`[method] latent`), each giving the field `V` at the data latents:
 
     drift:  V = Σ_τ V_τ(z; y⁺ = prior samples, y⁻ = the data latents)   (`pushforward.fields`)
-    score:  V = ∇ log p_σ(z̃) − ŝ_σ(z̃),  z̃ = z + σ ε,  p_σ = N(0, (1 + σ²) I),
+    score:  V = w(σ) (∇ log p_σ(z̃) − ŝ_σ(z̃)),  z̃ = z + σ ε,  p_σ = N(0, (1 + σ²) I),
 
 where `ŝ` is a latent score critic (`pushforward.nets.critic`) trained by denoising score
-matching on the current (detached) data latents. A learner that transports the prior instead of
-moving the latents (latent flow matching) plugs in the same way: no field, its own loss on the
-detached latents, and its own `sample_latent`.
+matching on the current (detached) data latents `q`. Since `∂z̃/∂θ = ∂z/∂θ`, the encoder's
+gradient of the drift term is −2η·E[V·∂z/∂θ], the pathwise gradient of
+Σ_σ w(σ) KL(q_σ ‖ p_σ): the *forward* KL from the data latents to the model's prior, smoothed
+at each noise level (each term vanishes only when q = p). `w(σ) = σ²` (the default
+`critic_weighting = "noise"`, the difference of two noise predictions) keeps the small-σ terms,
+whose score scales like 1/σ, from swamping the reconstruction; `w = 1` is "score".
+
+A learner that transports the prior instead of moving the latents (latent flow matching) plugs
+in the same way: no field, its own loss on the detached latents, and its own `sample_latent`.
 
 References:
     Lyu (2026). Drifting and Chart Transport (research note).
@@ -96,7 +103,7 @@ class ChartTransportConfig:
     bidirectional: bool = True
     normalize: bool = True
     critic_sigmas: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.2, 0.4])
-    critic_weighting: str = "score"
+    critic_weighting: str = "noise"
     critic_normalize: bool = False
     temperature_scale: str = "absolute"
     normalization: str = "total"
