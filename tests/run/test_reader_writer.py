@@ -30,7 +30,10 @@ def written(tmp_path):
     """A run directory written through RunWriter only: config, info, metrics, sets."""
     writer = RunWriter(tmp_path / "run")
     writer.create()
-    writer.write_config({"experiment": {"name": "t", "description": "d", "seed": 0}})
+    writer.write_config({
+        "experiment": {"name": "t", "description": "d", "seed": 0}, "data": {"name": "moons"},
+        "method": {"name": "drifting"}, "net": {}, "train": {},
+    })  # fmt: skip
     rng = np.random.default_rng(0)
     writer.write_static({"sample/data": rng.standard_normal((20, 2)).astype(np.float32)})
     entries = []
@@ -102,6 +105,14 @@ def test_analysis_results_round_trip_and_a_fresh_start_clears_them(written):
     writer.clear_training_files()
     assert RunReader(path).analysis("lyapunov") is None
     assert RunReader(path).metrics() == [] and not list((path / "snapshots").iterdir())
+
+
+@pytest.mark.parametrize("text", ["", "[experiment]\nseed = 1", "data = 3", "[method]\nname = 3"])
+def test_a_config_without_the_tables_of_a_resolved_experiment_is_refused(written, text):
+    path, _ = written
+    (path / "config.toml").write_text(text)
+    with pytest.raises(RunDirError, match="config.toml"):
+        RunReader(path).config()
 
 
 def test_not_a_run_directory_says_what_is_missing(tmp_path):

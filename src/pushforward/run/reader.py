@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 PANEL_ORDER = ("sample", "latent", "forward", "inverse", "field")
+RESOLVED_SECTIONS = ("experiment", "data", "method", "net", "train")  # what config.toml holds
 _HOW = "Train one with `pushforward run NAME` (it writes runs/NAME/), then point at that folder."
 
 
@@ -75,8 +76,19 @@ class RunReader:
         return RunInfo.from_json(read_json(path, f"{self.path} is not a run directory"), path)
 
     def config(self) -> dict[str, Any]:
-        """The resolved experiment (config.toml)."""
-        return read_toml(self.layout.config)
+        """The resolved experiment (config.toml), checked to have every section a run has."""
+        path = self.layout.config
+        config = read_toml(path)
+        for section in RESOLVED_SECTIONS:
+            if not isinstance(config.get(section), dict):
+                raise RunDirError(
+                    f"{path} lacks the [{section}] table of a resolved experiment; restore it "
+                    "or train the run again"
+                )
+        for section in ("data", "method"):
+            if not isinstance(config[section].get("name"), str):
+                raise RunDirError(f"{path}: [{section}] needs a name; restore it or train again")
+        return config
 
     def config_text(self) -> str:
         """config.toml as text ("" when missing)."""
