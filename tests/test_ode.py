@@ -61,3 +61,66 @@ def test_steps_for_nfe_and_bad_solver():
     assert steps_for_nfe("heun", 1) == 1
     with pytest.raises(ValueError, match="unknown solver"):
         integrate(_velocity, X0, solver="leapfrog")
+
+
+def _polynomial(t, x):
+    """dx/dt = 3t² − 2t + 1 on every coordinate: x(t) = x0 + t³ − t² + t (time-dependent)."""
+    return torch.ones_like(x) * (3 * t**2 - 2 * t + 1)
+
+
+@pytest.mark.parametrize(
+    ("solver", "steps", "exact_degree"), [("euler", 4, 0), ("heun", 4, 1), ("rk4", 2, 3)]
+)
+def test_time_dependent_velocity_closed_forms(solver, steps, exact_degree):
+    """Each solver integrates t^k exactly up to its degree; the grid, times and NFE are exact."""
+    x0 = torch.zeros(3, 2, dtype=torch.float64)
+    sol = integrate(_polynomial, x0, 0.5, 1.5, solver=solver, steps=steps)
+    exact = 1.5**3 - 1.5**2 + 1.5 - (0.5**3 - 0.5**2 + 0.5)
+    h = 1.0 / steps
+    grid = [0.5 + i * h for i in range(steps)]
+    if exact_degree == 0:  # left Riemann sum of v on the grid
+        expected = sum(h * (3 * t**2 - 2 * t + 1) for t in grid)
+    elif exact_degree == 1:  # trapezoid rule
+        expected = sum(0.5 * h * ((3 * t**2 - 2 * t + 1) + (3 * (t + h) ** 2 - 2 * (t + h) + 1))
+                       for t in grid)  # fmt: skip
+    else:  # Simpson: exact for this cubic's derivative
+        expected = exact
+    torch.testing.assert_close(sol.x, torch.full((3, 2), expected, dtype=torch.float64))
+    torch.testing.assert_close(sol.times, torch.linspace(0.5, 1.5, steps + 1, dtype=torch.float64))
+    assert sol.nfe == steps * {"euler": 1, "heun": 2, "rk4": 4}[solver]
+    assert sol.trajectory is None
+
+
+def test_defaults_one_step_and_bad_steps():
+    x0 = torch.zeros(1, 1, dtype=torch.float64)
+    sol = integrate(_polynomial, x0)  # t from 0 to 1, Euler, 50 steps
+    assert sol.nfe == 50 and float(sol.times[0]) == 0.0 and float(sol.times[-1]) == 1.0
+    h = 1 / 50
+    expected = sum(h * (3 * (i * h) ** 2 - 2 * i * h + 1) for i in range(50))
+    assert float(sol.x) == pytest.approx(expected, rel=1e-12)
+    one = integrate(_polynomial, x0, 0.0, 2.0, solver="heun", steps=1)
+    assert float(one.x) == pytest.approx(0.5 * 2 * (1 + 9), rel=1e-12) and one.nfe == 2
+    with pytest.raises(ValueError, match="steps must be >= 1"):
+        integrate(_polynomial, x0, steps=0)
+
+
+def test_dopri5_counts_every_evaluation_and_keeps_only_what_was_asked():
+    calls = []
+
+    def velocity(t, x):
+        calls.append(float(t))
+        return _polynomial(t, x)
+
+    x0 = torch.zeros(2, 1, dtype=torch.float64)
+    sol = integrate(velocity, x0, 0.0, 1.0, solver="dopri5", rtol=1e-10, atol=1e-10)
+    assert sol.nfe == len(calls) and sol.trajectory is None and sol.times.tolist() == [0.0, 1.0]
+    torch.testing.assert_close(sol.x, torch.ones(2, 1, dtype=torch.float64))  # 1 − 1 + 1
+    loose = integrate(_velocity, X0, 0.0, 2.0, solver="dopri5", rtol=1e-2, atol=1e-2)
+    tight = integrate(_velocity, X0, 0.0, 2.0, solver="dopri5", rtol=1e-9, atol=1e-9)
+    assert loose.nfe < tight.nfe  # the tolerances reach the solver
+    assert (tight.x - _exact(X0, 2.0)).abs().max() < (loose.x - _exact(X0, 2.0)).abs().max()
+    kept = integrate(_velocity, X0, 0.0, 1.0, solver="dopri5", keep_trajectory=True,
+                     trajectory_points=4)  # fmt: skip
+    torch.testing.assert_close(kept.times, torch.linspace(0, 1, 4, dtype=torch.float64))
+    torch.testing.assert_close(kept.trajectory[0], X0)
+    torch.testing.assert_close(kept.trajectory[2], _exact(X0, 2 / 3), rtol=1e-4, atol=1e-5)
