@@ -33,8 +33,9 @@ from pushforward.train import fit
 
 __all__ = ["RESUMABLE_TRAIN_KEYS", "run", "report", "distill_config", "distill"]
 
-# [train] keys that may change when a run resumes (a NaN stop asks for the last three)
-RESUMABLE_TRAIN_KEYS = ("steps", "on_nan", "grad_clip", "threads")
+# [train] keys that may change when a run resumes (a NaN stop asks for on_nan, grad_clip and
+# threads; loggers only say where metrics go, and runs older than the key lack it)
+RESUMABLE_TRAIN_KEYS = ("steps", "on_nan", "grad_clip", "threads", "loggers")
 
 
 def run(

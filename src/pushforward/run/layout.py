@@ -14,6 +14,7 @@
                                   drift_variants): scalars and per-sample arrays
       maps.json                   `pushforward maps` scores of a flow's forward / inverse maps
       cpu_time.txt                CPU seconds a study spent on the run
+      tensorboard/                TensorBoard event files (train.loggers = ["jsonl", "tensorboard"])
       report.html, *.png          written by the report
 
 Example:
@@ -123,6 +124,11 @@ class Layout:
         return self.path / f"{name}.json", self.path / f"{name}.safetensors"
 
     @property
+    def tensorboard(self) -> Path:
+        """`tensorboard/`: TensorBoard event files, when `train.loggers` names it."""
+        return self.path / "tensorboard"
+
+    @property
     def report(self) -> Path:
         """`report.html`: the interactive report."""
         return self.path / "report.html"
@@ -134,9 +140,11 @@ class Layout:
 
     def is_own_entry(self, entry: Path) -> bool:
         """Whether a direct entry of the run folder is one this package writes: a named file,
-        snapshots/, the lock, a temp file of an atomic write, a PNG, a sub-run of an analysis."""
+        snapshots/, tensorboard/, the lock, a temp file of an atomic write, a PNG, a sub-run of
+        an analysis."""
         name = entry.name
         named = {p.name for p in self.own_files()} | {"snapshots", ".lock", *SUBRUNS}
+        named.add(self.tensorboard.name)
         return (
             name in named
             or name.endswith(".png")

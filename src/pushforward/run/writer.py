@@ -130,14 +130,16 @@ class RunWriter:
                 entry.unlink()
 
     def clear_training_files(self) -> None:
-        """Delete metrics, snapshots, checkpoints and derived results: a fresh start keeps
-        nothing stale."""
+        """Delete metrics, snapshots, checkpoints, TensorBoard events and derived results: a
+        fresh start keeps nothing stale."""
         self.remove_snapshots_after(-1)
         stale = [self.layout.metrics, self.layout.checkpoint, self.layout.previous_checkpoint]
         stale += [self.layout.eval, self.layout.maps]
         stale += [p for name in ("lyapunov", "drift_variants") for p in self.layout.analysis(name)]
         for path in stale:
             path.unlink(missing_ok=True)
+        if self.layout.tensorboard.is_dir() and not self.layout.tensorboard.is_symlink():
+            shutil.rmtree(self.layout.tensorboard)  # a fresh start's curves begin at step 0
 
     def truncate_metrics(self, last_step: int) -> None:
         """Drop metric lines after `last_step` (used on resume, so no step is logged twice)."""

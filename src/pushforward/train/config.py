@@ -19,6 +19,7 @@ from torch import nn
 from pushforward.config import MAX_FLOAT32
 from pushforward.errors import ConfigError
 from pushforward.nets import NetConfig
+from pushforward.train.loggers import check_loggers
 
 MAX_COUNT = 2**31 - 1  # counts (steps, threads, ...) beyond this are typos, not requests
 
@@ -61,6 +62,8 @@ class TrainConfig:
     threads: int = 0
     device: str = "cpu"
     precision: str = "fp32"
+    # where metrics go: "jsonl" (metrics.jsonl, always) and optionally "tensorboard"
+    loggers: list[str] = field(default_factory=lambda: ["jsonl"])
 
     def __post_init__(self) -> None:
         """Check names and ranges; the message names the key and what is allowed."""
@@ -101,6 +104,7 @@ class TrainConfig:
             raise ValueError("train.warmup, grad_clip, weight_decay and threads must be >= 0")
         if self.snapshots < 0:
             raise ValueError(f"train.snapshots must be >= 0, got {self.snapshots}")
+        self.loggers = check_loggers(self.loggers)
 
 
 def lr_factor(config: TrainConfig) -> Callable[[int], float]:

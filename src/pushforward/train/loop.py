@@ -85,7 +85,9 @@ def fit(
     main = distributed.is_main()
     shape = list(target.image_shape) if target.image_shape else None
     info = info or RunInfo(method=method.name, dim=target.dim, image_shape=shape)
-    recorder = RunRecorder(run, info) if run is not None and main else NullRecorder()
+    recorder = (
+        RunRecorder(run, info, config.loggers) if run is not None and main else NullRecorder()
+    )
     start, train_time = _start_or_resume(state, run, recorder, resume, target, seed)
     snaps = snapshot_steps(config.steps, config.snapshots)
     if start == 0:

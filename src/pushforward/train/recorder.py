@@ -3,7 +3,8 @@
 The loop calls the same recorder methods whether or not it writes files (library use without a
 run directory, and every rank but rank 0 under torchrun, get the `NullRecorder`), so the loop
 holds no `if run is not None` branches. `RunRecorder` keeps run.json (`RunInfo`) up to date and
-writes through `run.RunWriter`, the only writer of a run directory.
+writes through `run.RunWriter`, the only writer of a run directory; the extra loggers that
+`train.loggers` names (TensorBoard, `train.loggers`) get the same metrics lines and snapshots.
 
 Example:
     >>> import tempfile
@@ -20,7 +21,7 @@ Example:
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ import numpy as np
 
 from pushforward import distributed
 from pushforward.run import MetricLine, RunInfo, RunReader, RunWriter, SnapshotEntry
+from pushforward.train.loggers import Logger, open_loggers
 
 __all__ = ["Recorder", "NullRecorder", "RunRecorder"]
 
@@ -71,11 +73,21 @@ Recorder = NullRecorder  # the interface; RunRecorder implements it with files
 
 
 class RunRecorder(NullRecorder):
-    """Writes a run directory: run.json, metrics.jsonl, static sets, snapshots, checkpoints."""
+    """Writes a run directory: run.json, metrics.jsonl, static sets, snapshots, checkpoints;
+    and, when `loggers` names them, TensorBoard events in its tensorboard/ folder."""
 
-    def __init__(self, path: str | Path, info: RunInfo) -> None:
+    def __init__(
+        self, path: str | Path, info: RunInfo, loggers: Sequence[str] = ("jsonl",)
+    ) -> None:
         self.writer = RunWriter(path)
         self.info = replace(info, processes=distributed.world_size())
+        self.logger_names = list(loggers)
+        self.loggers: list[Logger] = []
+
+    def _open_loggers(self, static: dict[str, np.ndarray], purge_step: int | None) -> None:
+        """Open the extra loggers (none unless `train.loggers` names one)."""
+        self.loggers = open_loggers(self.logger_names, self.writer.layout.tensorboard, static,
+                                    self.info.image_shape, purge_step)  # fmt: skip
 
     def prepare(self) -> None:
         """Create the folder and delete temp files a writer killed mid-write left."""
@@ -87,7 +99,9 @@ class RunRecorder(NullRecorder):
     ) -> None:
         """Clear what an earlier attempt left, write the static sets and run.json."""
         self.writer.clear_training_files()
-        self.writer.write_static(static())
+        sets = static()
+        self.writer.write_static(sets)
+        self._open_loggers(sets, None)
         self.info = replace(self.info, snapshots=[], panels=dict(panels), steps=steps,
                             status="running")  # fmt: skip
         self.writer.write_info(self.info)
@@ -110,6 +124,8 @@ class RunRecorder(NullRecorder):
         self.writer.truncate_metrics(step)
         self.writer.remove_snapshots_after(step)
         self.writer.write_info(self.info)
+        if len(self.logger_names) > 1:
+            self._open_loggers(reader.static(), step + 1)  # later events are hidden
 
     def set_aside_damaged(self, used: Path, step: int) -> None:
         """Move the damaged latest checkpoint aside and say which one training resumes from."""
@@ -121,12 +137,16 @@ class RunRecorder(NullRecorder):
         )
 
     def log(self, step: int, values: dict[str, Any], kind: str = "train") -> None:
-        """Append one line to metrics.jsonl."""
+        """Append one line to metrics.jsonl (and hand it to the extra loggers)."""
         self.writer.append_metrics(MetricLine(step, kind, dict(values)))
+        for logger in self.loggers:
+            logger.scalars(step, values, kind)
 
     def snapshot(self, step: int, sets: dict[str, np.ndarray], scores: dict[str, float]) -> None:
         """Write the snapshot file, index it in run.json (at the next checkpoint), log scores."""
         entry = self.writer.write_snapshot(step, sets)
+        for logger in self.loggers:
+            logger.snapshot(step, sets)
         kept = [s for s in self.info.snapshots if s.step != step]
         self.info = replace(self.info, snapshots=[*kept, entry])
         if scores:
@@ -143,7 +163,11 @@ class RunRecorder(NullRecorder):
         self.writer.write_info(self.info)
 
     def finish(self, step: int, train_time: float, status: str = "done") -> None:
-        """Write run.json's final status (and, when done, its step and training time)."""
+        """Write run.json's final status (and, when done, its step and training time); close
+        the extra loggers."""
         if status == "done":
             self.info = replace(self.info, step=step, train_time_s=train_time)
         self.writer.write_info(replace(self.info, status=status))
+        for logger in self.loggers:
+            logger.close()
+        self.loggers = []
