@@ -4,14 +4,14 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PF     := $(VENV)/bin/pushforward
 
-.PHONY: venv bench-deps demo test test-all lint format browser clean mutate
+.PHONY: venv bench-deps demo test test-all lint format browser clean docs test-wheel mutate
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# the CPU build first and pinned, so nothing pulls a multi-GB CUDA build
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,tensorboard,docs,notebooks]'
 	$(MAKE) bench-deps
 	touch $(STAMP)
 
@@ -32,6 +32,14 @@ test: venv
 
 test-all: venv browser
 	$(PY) -m pytest -q
+
+# the API reference site from the docstrings and docs/*.md, warnings as errors (into site/)
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+
+# build the wheel, install it into a fresh venv (torch pinned first), list and run 20 steps
+test-wheel: venv
+	$(PY) -m pytest -q -m wheel tests/packaging
 
 lint: venv
 	$(VENV)/bin/ruff check src tests scripts conftest.py

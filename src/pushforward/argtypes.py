@@ -24,6 +24,7 @@ def int_at_least(
     in errors and `why` says why there is a maximum."""
 
     def parse(text: str) -> int:
+        """`text` as an integer in range, else ArgumentTypeError saying what was expected."""
         try:
             value = int(text)
         except ValueError:

@@ -85,8 +85,13 @@ def _package(entry: importlib.metadata.EntryPoint) -> str:
 def load(group: str, check: Callable[[str, Any], None]) -> dict[str, Plugin]:
     """Load every entry point of `group` (once a process); name → `Plugin`.
 
-    `check(name, obj)` validates and registers each loaded object; it raises (TypeError,
-    ValueError) to refuse one, which is then left out with a `PluginWarning`.
+    Arguments:
+        group: one of `GROUPS`.
+        check: `check(name, obj)` validates and registers each loaded object; it raises
+            (TypeError, ValueError) to refuse one, which is then left out with a `PluginWarning`.
+
+    Returns:
+        The plug-ins loaded, by entry-point name (the ones left out are in `failures(group)`).
     """
     if group not in GROUPS:
         raise ValueError(f"unknown plug-in group {group!r}; groups: {', '.join(GROUPS)}")

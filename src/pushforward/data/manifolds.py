@@ -284,8 +284,10 @@ class SwissRollSurface(Manifold):
 
     Arguments:
         scale: divisor of the coordinates (default 3.5: x, z in about [-4, 4]).
-        t_min, t_max: spiral parameter range (default 1.5 pi to 4.5 pi, one and a half turns).
-        h_min, h_max: height range before scaling (default -7 to 7: y in [-2, 2]).
+        t_min: start of the spiral parameter's range (default 1.5 pi).
+        t_max: end of that range (default 4.5 pi: one and a half turns).
+        h_min: lowest height before scaling (default -7: y from -2).
+        h_max: highest height before scaling (default 7: y up to 2).
     """
 
     name = "swissroll"

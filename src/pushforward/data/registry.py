@@ -89,7 +89,16 @@ def parameters(name: str) -> dict[str, Any]:
 def make_distribution(name: str, **params: Any) -> Distribution:
     """Build the distribution registered as `name` from TOML-style parameters (lists for vectors).
 
-    An unknown distribution or parameter raises ConfigError listing the valid ones.
+    Arguments:
+        name: a registry name (`distributions()`; plug-ins included).
+        params: the distribution's parameters, e.g. `std=0.3` or `means=[[-2, 0], [2, 0]]`.
+
+    Returns:
+        The distribution; its `sample(n, generator)` draws `[n, dim]` float32.
+
+    Raises:
+        ConfigError: an unknown distribution or parameter (listing the valid ones), or a value
+            out of range.
     """
     cls = _lookup(name)
     check_keys(name, params, list(parameters(name)))
@@ -97,8 +106,15 @@ def make_distribution(name: str, **params: Any) -> Distribution:
 
 
 def from_table(params: dict[str, Any], section: str = "data") -> Distribution:
-    """Build a distribution from a `[data]` / `[source]` table (`name` plus parameters); errors
-    name the section."""
+    """Build a distribution from a `[data]` / `[source]` table; errors name the section.
+
+    Arguments:
+        params: the table: `name` plus the distribution's parameters.
+        section: the table's name in the experiment file, for the error messages.
+
+    Returns:
+        The distribution (`make_distribution(name, **rest)`).
+    """
     params = dict(params)
     name = params.pop("name", None)
     if name is None:

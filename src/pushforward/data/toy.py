@@ -111,7 +111,8 @@ class SwissRoll(Distribution):
     Arguments:
         noise: std of the Gaussian noise, in output units (default 0.1).
         size: half width of the box the spiral fits in (default 4).
-        t_min, t_max: range of the spiral parameter.
+        t_min: start of the spiral parameter's range (default 1.5 pi).
+        t_max: end of the spiral parameter's range (default 4.5 pi).
     """
 
     def __init__(

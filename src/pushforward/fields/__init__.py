@@ -129,8 +129,18 @@ def make_field(
 ) -> Field:
     """The family `name` built from a learner's settings; each family gets only its own.
 
-    `chunk = 0` is automatic (the paper field sizes blocks to the cache; the others use 1024
-    rows); `reference` selects the dense demo formula of the paper field.
+    Arguments:
+        name: a family of `FIELDS` (plug-ins included).
+        kernel: "laplace" or "gaussian" (score-difference and mmd-gradient: gaussian only).
+        bidirectional: the paper field's normaliser over both axes of the affinity matrix.
+        chunk: rows per block; 0 is automatic (the paper field sizes blocks to the cache, the
+            others use 1024 rows).
+        iterations: Sinkhorn sweeps.
+        mask_self_pairs: Sinkhorn: exclude each sample's pair with itself.
+        reference: the dense demo formula of the paper field (Laplace kernel only).
+
+    Returns:
+        The field: `parts(x [n, d], y⁺ [m, d], y⁻, τ) -> (b [n, d], s [n])`.
     """
     if name not in FIELDS:
         note = plugins.failure_note(GROUP, name)

@@ -75,7 +75,21 @@ def build_method(
     net: NetConfig,
     generator: torch.Generator,
 ) -> Method:
-    """Build the method named by `params["name"]` with the rest of `params` checked against it."""
+    """Build the method named by `params["name"]` with the rest of `params` checked against it.
+
+    Arguments:
+        params: the `[method]` table: `name` and the learner's keys (its `Config` fields).
+        target: the distribution to learn, samples `[n, d]`.
+        source: the distribution to push from, where the learner takes one (else None).
+        net: the `[net]` section.
+        generator: draws the initial weights.
+
+    Returns:
+        The untrained learner.
+
+    Raises:
+        ConfigError: no or an unknown name, an unknown key, a value of the wrong type or range.
+    """
     params = dict(params)
     if "name" not in params:
         raise ConfigError(f"[method] needs a name; methods: {', '.join(methods())}")

@@ -15,7 +15,9 @@ __all__ = ["HasDistance", "manifold_report"]
 class HasDistance(Protocol):
     """Anything with `distance(x [n, D]) -> [n]`, e.g. a `pushforward.data.manifolds.Manifold`."""
 
-    def distance(self, x: Tensor) -> Tensor: ...
+    def distance(self, x: Tensor) -> Tensor:
+        """Distance `[n]` of each point of `x [n, D]` to the set."""
+        ...
 
 
 def manifold_report(x: Tensor, manifold: HasDistance, tol: float) -> dict[str, float]:

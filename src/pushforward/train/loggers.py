@@ -58,7 +58,17 @@ def tensorboard_available() -> bool:
 
 def check_loggers(names: Sequence[str]) -> list[str]:
     """`train.loggers` checked: known names, no repeats, "jsonl" included, TensorBoard installed
-    when named; ValueError says what to change."""
+    when named.
+
+    Arguments:
+        names: the logger names of `train.loggers` (of `LOGGERS`).
+
+    Returns:
+        The names, as a list.
+
+    Raises:
+        ValueError: what is wrong and what to change (how to install TensorBoard).
+    """
     names = list(names)
     unknown = [n for n in names if n not in LOGGERS]
     if unknown:
@@ -176,8 +186,16 @@ class TensorBoardLogger:
 def scatter_image(
     sets: Mapping[str, np.ndarray], grey: set[str] | None = None, title: str = ""
 ) -> np.ndarray:
-    """An RGB picture `[H, W, 3]` uint8 of point sets `{name: [n, d]}` (first two coordinates;
-    one point set per colour, the names in `grey` in grey), drawn with matplotlib's Agg."""
+    """An RGB picture of point sets, drawn with matplotlib's Agg (no pyplot state).
+
+    Arguments:
+        sets: `{name: [n, d]}`; the first two coordinates are drawn (1-D sets on a line).
+        grey: the names drawn in grey (the data under the generated points).
+        title: the picture's title.
+
+    Returns:
+        `[H, W, 3]` uint8.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
