@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except OSError as e:  # disk full, permissions: files already written stay as they were
         print(f"error: {os_error_hint(e, args)}", file=sys.stderr)
-        return 1
+        return 2
 
 
 def os_error_hint(error: OSError, args: argparse.Namespace) -> str:

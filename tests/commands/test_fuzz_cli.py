@@ -219,6 +219,22 @@ def _argv(command: str, draw, templates: Path, work: Path) -> list[str]:
         for s in sets:
             argv += ["--set", s]
         return argv + [x for s in TINY[1::2] for x in ("--fixed", s)]
+    if command == "reproduce":
+        tiny = work / "tiny.toml"  # a two-step claim, so an example takes seconds
+        overrides = ", ".join(f'"{s}"' for s in TINY[1::2])
+        tiny.write_text(
+            '[[claim]]\nid = "t"\nseed = "000"\nclaim = "x."\n'
+            f"quick = {{ steps = 2, seeds = 1, overrides = [{overrides}] }}\n"
+            f"full = {{ steps = 2, seeds = 1, overrides = [{overrides}] }}\n"
+            '[[claim.check]]\nexperiment = "fm-bimodal"\nmetric = "eval:w2"\nop = "<="\n'
+            "threshold = 1\n"
+        )
+        (work / "bad.toml").write_text("[[claim]]\nid = 3\n")
+        claims = pick([str(tiny), str(work / "bad.toml"), str(work / "none.toml")])
+        opts = _options(draw, {"--seeds": INTS[:5], "--profile": ["quick", "full", "slow"],
+                               "--device": ["cpu", "tpu"], "--only": ["t", "nope", "", "t,t"],
+                               "--publish": [str(work / "missing")]})  # fmt: skip
+        return ["reproduce", "--claims", claims, "--out", pick(out[:2]), "--quiet", *opts]
     if command == "tour":
         return ["tour", pick(["mmd-gaussian", "nope", "inference-cost"]), "--steps",
                 pick(["1", "0"]), "--quiet", "--out", pick(out[:2])]  # fmt: skip
@@ -226,7 +242,8 @@ def _argv(command: str, draw, templates: Path, work: Path) -> list[str]:
 
 
 COMMANDS = ["list", "run", "sample", "report", "data", "bench", "collapse-map", "distill",
-            "drift-variants", "eval", "lyapunov", "maps", "rank", "sweep", "tour"]  # fmt: skip
+            "drift-variants", "eval", "lyapunov", "maps", "rank", "reproduce", "sweep",
+            "tour"]  # fmt: skip
 
 
 def test_every_subcommand_is_fuzzed():
@@ -248,6 +265,7 @@ def test_fuzz_subcommand(command, scratch, monkeypatch):
     @given(st.data())
     def one(data):
         work = root / "work"
+        os.chdir(root)  # never sit in a folder that is about to be deleted
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         argv = _argv(command, data.draw, templates, work)
@@ -258,6 +276,8 @@ def test_fuzz_subcommand(command, scratch, monkeypatch):
                 code = main(argv)
             except SystemExit as e:  # argparse: usage errors exit 2, --help 0
                 code = e.code
+            except Exception as e:  # a traceback: report the argument list that caused it
+                raise AssertionError(f"{argv} raised {type(e).__name__}: {e}") from e
         COUNTS[command] += 1
         assert code in (0, 2), (argv, code, err.getvalue()[-2000:])
         assert "Traceback" not in err.getvalue(), (argv, err.getvalue()[-3000:])

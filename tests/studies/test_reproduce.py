@@ -1,0 +1,158 @@
+"""`pushforward reproduce`: the claims file is checked, a tiny claim runs end to end into the
+three outputs, and a killed reproduce resumes without retraining what it finished."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pushforward.cli import main
+from pushforward.errors import ConfigError
+from pushforward.run import Layout, RunReader
+from pushforward.studies.reproduce import (
+    README_MARKERS,
+    claims_markdown,
+    load_claims,
+    reproduce,
+    verdict,
+)
+
+TINY = json.dumps([
+    "net.width=16", "net.depth=2", "train.batch_size=64", "train.snapshots=3",
+    "train.snapshot_samples=200", "train.eval_samples=200", "train.threads=1",
+    "train.checkpoint_every=10",
+])  # fmt: skip
+CLAIMS = f"""
+[[claim]]
+id = "tiny-fm"
+seed = "000"
+claim = "A tiny flow matching run covers both modes, and collapses onto none."
+quick = {{ steps = 40, seeds = 1, overrides = {TINY} }}
+full = {{ steps = 60, seeds = 2, overrides = {TINY} }}
+
+[[claim.check]]
+experiment = "fm-bimodal"
+metric = "eval:modes_covered"
+op = ">="
+threshold = 2
+
+[[claim.check]]
+experiment = "fm-bimodal"
+metric = "eval:dominant_mode_mass"
+op = ">="
+threshold = 0.99
+"""
+
+
+@pytest.fixture()
+def claims_file(tmp_path: Path) -> Path:
+    path = tmp_path / "claims.toml"
+    path.write_text(CLAIMS)
+    return path
+
+
+def test_the_shipped_claims_file_is_valid_and_names_shipped_experiments():
+    claims = load_claims()
+    assert len(claims) >= 10 and {c.seed for c in claims.values()} == {"000", "001", "002", "003"}
+    for claim in claims.values():
+        assert claim.full.seeds == 3, claim.id  # every number of a table: three seeds
+        assert claim.quick.steps is not None and claim.claim.endswith(".")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("fm-bimodal", "fm-bimodl"), "unknown experiment 'fm-bimodl'.*did you mean"),
+        (("eval:modes_covered", "evl:modes_covered"), "SOURCE:KEY"),
+        (('op = ">="', 'op = "=>"'), "choose one of"),
+        (("threshold = 2", 'threshold = "two"'), "must be a number"),
+        (("quick = {", "quik = {"), "unknown key 'quik'"),
+        (("seeds = 1,", "seeds = 0,"), "seeds must be an integer in 1"),
+    ],
+)
+def test_a_bad_claims_file_is_a_clear_error(tmp_path, edit, message):
+    path = tmp_path / "claims.toml"
+    path.write_text(CLAIMS.replace(*edit, 1))
+    with pytest.raises(ConfigError, match=message):
+        load_claims(path)
+
+
+def test_unknown_profile_and_claim_are_refused(tmp_path, claims_file):
+    with pytest.raises(ConfigError, match="unknown profile"):
+        reproduce(tmp_path / "o", profile="medium", claims_file=claims_file)
+    with pytest.raises(ConfigError, match="unknown claim 'tiny'.*did you mean 'tiny-fm'"):
+        reproduce(tmp_path / "o", only=["tiny"], claims_file=claims_file)
+
+
+def test_a_tiny_claim_runs_end_to_end_into_the_three_outputs(tmp_path, claims_file):
+    out = tmp_path / "out"
+    records = reproduce(out, claims_file=claims_file)
+    (record,) = records
+    first, second = record["checks"]
+    assert first["passed"] and not second["passed"] and record["verdict"] == "partly"
+    assert first["values"] == [2.0] and second["mean"] < 0.99
+    assert first["runs"] == second["runs"] == ["runs/fm-bimodal/quick/seed=0"]  # shared run
+    data = json.loads((out / "claims.json").read_text())
+    assert data["profile"] == "quick" and data["claims"][0]["id"] == "tiny-fm"
+    assert "| `tiny-fm` (seed 000)" in (out / "claims.md").read_text()
+    page = (out / "claims.html").read_text()
+    assert "runs/fm-bimodal/quick/seed=0/report.html" in page and "final.png" in page
+    assert RunReader(out / first["runs"][0]).info().step == 40
+
+
+def test_verdicts():
+    class R:
+        def __init__(self, passed):
+            self.passed = passed
+
+    assert verdict([R(True), R(True)]) == "reproduced"
+    assert verdict([R(True), R(False)]) == "partly"
+    assert verdict([R(False)]) == "not reproduced"
+
+
+def test_a_killed_reproduce_resumes_without_retraining_finished_runs(tmp_path, claims_file):
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "pushforward", "reproduce", "--profile", "full", "--claims",
+           str(claims_file), "--out", str(out), "--quiet"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    first_run = out / "runs" / "fm-bimodal" / "full" / "seed=0"
+    second_run = out / "runs" / "fm-bimodal" / "full" / "seed=1"
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:  # kill once seed 1 has a checkpoint
+        if Layout(second_run).checkpoint.is_file():
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert RunReader(first_run).info().status == "done"
+    assert RunReader(second_run).info().status == "running"  # what a kill -9 leaves
+    finished = Layout(first_run).checkpoint.stat().st_mtime_ns
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert Layout(first_run).checkpoint.stat().st_mtime_ns == finished  # not retrained
+    info = RunReader(second_run).info()
+    assert info.status == "done" and info.step == 60
+    record = json.loads((out / "claims.json").read_text())["claims"][0]
+    assert record["seeds"] == 2 and len(record["checks"][0]["values"]) == 2
+
+
+def test_publish_puts_the_table_into_the_readme(tmp_path, claims_file):
+    out = tmp_path / "out"
+    reproduce(out, claims_file=claims_file)
+    readme = tmp_path / "README.md"
+    start, end = README_MARKERS
+    readme.write_text(f"# x\n\n{start}\nold table\n{end}\n\nmore\n")
+    assert main(["reproduce", "--publish", str(out), "--docs", str(tmp_path / "docs"),
+                 "--readme", str(readme)]) == 0  # fmt: skip
+    text = readme.read_text()
+    table = claims_markdown(json.loads((out / "claims.json").read_text())["claims"])
+    assert f"{start}\n{table}{end}" in text and "old table" not in text and "more" in text
+    assert (tmp_path / "docs" / "claims.json").is_file()
