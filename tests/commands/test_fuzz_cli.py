@@ -219,6 +219,22 @@ def _argv(command: str, draw, templates: Path, work: Path) -> list[str]:
         for s in sets:
             argv += ["--set", s]
         return argv + [x for s in TINY[1::2] for x in ("--fixed", s)]
+    if command == "latent-dim":
+        sets = [x for s in TINY[1::2] for x in ("--set", s)]
+        return ["latent-dim", pick(["chart-bimodal", "fm-bimodal", "nope"]), "--dims",
+                pick(["1,2", "0", "x", "2"]), "--seeds", pick(["0", "-1"]), "--steps",
+                pick(["1", "0"]), "--out", pick(out[:2]), "--quiet", *sets]  # fmt: skip
+    if command == "intrinsic-dim":
+        opts = _options(draw, {"--noise": ["0,0.1", "-1", "x", "nan"], "--k": ["5,10", "0", "1"],
+                               "--seed": INTS, "--threads": INTS[:5]})  # fmt: skip
+        return ["intrinsic-dim", pick(["moons", "swissroll3d", "nope", "mnist"]), "-n",
+                pick(["200", "0", "3", "x"]), "--out", pick(out[:2]), *opts]  # fmt: skip
+    if command == "replicate":
+        sets = [x for s in TINY[1::2] for x in ("--set", s)]
+        opts = _options(draw, {"--suite": ["full", "quality", "x"], "-n": INTS[:6] + ["50"],
+                               "--metric": ["w2", "nope"], "--tag": ["a", ""]})  # fmt: skip
+        return ["replicate", pick(NAMES[:4]), "--seeds", pick(["0", "0,1", "x"]), "--steps",
+                pick(["1", "0"]), "--out", pick(out[:2]), "--quiet", *sets, *opts]  # fmt: skip
     if command == "reproduce":
         tiny = work / "tiny.toml"  # a two-step claim, so an example takes seconds
         overrides = ", ".join(f'"{s}"' for s in TINY[1::2])
@@ -242,8 +258,8 @@ def _argv(command: str, draw, templates: Path, work: Path) -> list[str]:
 
 
 COMMANDS = ["list", "run", "sample", "report", "data", "bench", "collapse-map", "distill",
-            "drift-variants", "eval", "lyapunov", "maps", "rank", "reproduce", "sweep",
-            "tour"]  # fmt: skip
+            "drift-variants", "eval", "intrinsic-dim", "latent-dim", "lyapunov", "maps", "rank",
+            "replicate", "reproduce", "sweep", "tour"]  # fmt: skip
 
 
 def test_every_subcommand_is_fuzzed():
