@@ -49,3 +49,8 @@ def test_replicate_trains_each_seed_once_and_tabulates_mean_and_std(tmp_path, ca
         out / "runs" / "chart-bimodal-s0" / "checkpoint.safetensors"
     ).stat().st_mtime_ns == stamp
     assert "chart-bimodal" in capsys.readouterr().out
+    first = out / "runs" / "chart-bimodal-s0" / "snapshots" / "step_00000000.safetensors"
+    stamp = first.stat().st_mtime_ns
+    assert main([*args[:5], "16", *args[6:]]) == 0  # twice the steps: trained on, not again
+    info = json.loads((out / "runs" / "chart-bimodal-s0" / "run.json").read_text())
+    assert info["step"] == 16 and first.stat().st_mtime_ns == stamp

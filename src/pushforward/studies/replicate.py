@@ -1,7 +1,8 @@
 """Replicates: experiments × seeds → one table of mean ± std, with each run's convergence.
 
 `replicate` trains every experiment with every seed into `OUT/runs/LABEL-sSEED` (reusing a
-finished run of the same resolved config, `studies.runs.train_row`), evaluates each run by the
+finished run of the same resolved config, `studies.runs.train_row`; a finished constant-LR run
+of the same config with fewer steps is trained on from its checkpoint), evaluates each run by the
 one seed rule (`analysis.evaluate.evaluate_run`, the full suite by default, so image runs get the
 classifier FD, precision / recall and the class histogram; eval seed = run seed; an eval.json
 made with the same n, seed, suite and step is reused), and reads the convergence of its headline
@@ -18,15 +19,18 @@ Example:
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pushforward.analysis.evaluate import evaluate_run, read_eval
+from pushforward.config import dump_toml
 from pushforward.experiments import resolve
+from pushforward.pipeline import run
 from pushforward.report.convergence import converged, convergence_png, doubling_change
 from pushforward.report.convergence import headline_curve as _curve
-from pushforward.run import RunReader
+from pushforward.run import RunReader, RunWriter, atomic_write_bytes
 from pushforward.studies.runs import EVAL_N, train_row
 from pushforward.studies.table import Stat, Table
 
@@ -89,6 +93,38 @@ def _row_config(
     return config
 
 
+def _extendable(rundir: Path, config: dict[str, Any]) -> bool:
+    """Whether `rundir` holds a finished run of `config` but for fewer steps, trained at a
+    constant learning rate (so training on from its checkpoint is the longer run)."""
+    reader = RunReader(rundir)
+    if not reader.layout.config.is_file() or not reader.layout.info.is_file():
+        return False
+    info, old = reader.info(), reader.config()
+    wanted = config["train"]["steps"]
+    if info.status != "done" or info.step is None or not info.step < wanted:
+        return False
+    a = {**old, "train": {k: v for k, v in old.get("train", {}).items() if k != "steps"}}
+    b = {**config, "train": {k: v for k, v in config["train"].items() if k != "steps"}}
+    a["experiment"] = {k: v for k, v in a.get("experiment", {}).items() if k != "name"}
+    constant = config["train"].get("schedule", "constant") == "constant"
+    return constant and dump_toml(a) == dump_toml(b)
+
+
+def _train(out: Path, row: str, config: dict[str, Any], progress: bool) -> Path:
+    """Train the row (`studies.runs.train_row`), or train a shorter finished run of the same
+    constant-LR config on to the wanted steps (resume), so a budget can be doubled."""
+    rundir = out / "runs" / row
+    if not _extendable(rundir, config):
+        return train_row(out, row, config, None, None, progress)
+    path = out / "configs" / f"{row}.toml"
+    atomic_write_bytes(path, dump_toml(config).encode())
+    tic = time.process_time()
+    run(str(path), rundir, resume=True, progress=progress, report=False)
+    spent = (RunReader(rundir).cpu_time() or 0.0) + time.process_time() - tic
+    RunWriter(rundir).write_cpu_time(spent)
+    return rundir
+
+
 def replicate(
     names: Sequence[str],
     seeds: Sequence[int],
@@ -111,7 +147,7 @@ def replicate(
         label = run_label(name, tag)
         per_seed, changes, times, label_curves = [], [], [], []
         for seed in seeds:
-            path = train_row(out, f"{label}-s{seed}", configs[(name, seed)], None, None, progress)
+            path = _train(out, f"{label}-s{seed}", configs[(name, seed)], progress)
             per_seed.append(evaluate_cached(path, n, seed, suite))
             reader = RunReader(path)
             curve = _curve(reader.metrics())
