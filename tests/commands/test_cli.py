@@ -139,3 +139,19 @@ def test_rank_command_on_digits_writes_its_table_and_spectrum(tmp_path, capsys):
     assert "| tolerance (× λ_max) | rank, train (n=1497) | rank, all (n=1797) |" in text
     assert "| 0.1 | 14 | 14 |" in text  # 14 eigenvalues above a tenth of the largest
     assert {p.name for p in out.iterdir()} == {"rank.md", "rank.json", "spectrum.png"}
+
+
+def test_curves_command_draws_a_snapshot_metric_of_several_runs(tmp_path, capsys):
+    folder = tmp_path / "runs"
+    for name, lr in (("a", "1e-3"), ("b", "3e-3")):
+        argv = ["run", "fm-bimodal", "--out", str(folder / name), "--steps", "40", "--quiet",
+                "--no-report", "--set", "net.width=16", "--set", f"train.lr={lr}",
+                "--set", "train.snapshots=4", "--set", "train.eval_samples=200"]  # fmt: skip
+        assert main(argv) == 0
+    capsys.readouterr()
+    out = tmp_path / "c"
+    assert main(["curves", str(folder), "--metric", "energy_distance", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "| a | 40 |" in text and "| b | 40 |" in text
+    assert out.with_suffix(".png").stat().st_size > 5000 and out.with_suffix(".md").is_file()
+    assert main(["curves", str(folder), "--metric", "nope", "--out", str(out)]) == 2

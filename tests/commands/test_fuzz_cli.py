@@ -219,6 +219,10 @@ def _argv(command: str, draw, templates: Path, work: Path) -> list[str]:
         for s in sets:
             argv += ["--set", s]
         return argv + [x for s in TINY[1::2] for x in ("--fixed", s)]
+    if command == "curves":
+        paths = draw(st.lists(st.sampled_from(runs), min_size=1, max_size=2))
+        opts = _options(draw, {"--log-y": None, "--out": [str(work / "c"), str(work / "x" / "c")]})
+        return ["curves", *paths, "--metric", pick(["energy_distance", "nope", ""]), *opts]
     if command == "latent-dim":
         sets = [x for s in TINY[1::2] for x in ("--set", s)]
         return ["latent-dim", pick(["chart-bimodal", "fm-bimodal", "nope"]), "--dims",
@@ -257,7 +261,7 @@ def _argv(command: str, draw, templates: Path, work: Path) -> list[str]:
     raise AssertionError(command)
 
 
-COMMANDS = ["list", "run", "sample", "report", "data", "bench", "collapse-map", "distill",
+COMMANDS = ["list", "run", "sample", "report", "data", "bench", "collapse-map", "curves", "distill",
             "drift-variants", "eval", "intrinsic-dim", "latent-dim", "lyapunov", "maps", "rank",
             "replicate", "reproduce", "sweep", "tour"]  # fmt: skip
 

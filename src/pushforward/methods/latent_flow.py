@@ -7,11 +7,13 @@ only k < d directions, the latent flow never has to create variation the source 
 
 Charts (`chart = ...`):
 
-    pca   closed form, fitted once on `chart_samples` data points drawn with the init generator:
-          E(x) = Uᵀ(x − μ) / s,  D(y) = μ + U (s ⊙ y),  U the top-k covariance eigenvectors and
-          s their standard deviations (`whiten = true`) or 1.
-
-An autoencoder chart can be added to `CHARTS` with the same `fit / encode / decode`.
+    pca          closed form, fitted once on `chart_samples` data points drawn with the init
+                 generator: E(x) = Uᵀ(x − μ) / s,  D(y) = μ + U (s ⊙ y),  U the top-k covariance
+                 eigenvectors and s their standard deviations (`whiten = true`) or 1.
+    autoencoder  a deterministic MLP chart (`nets.chart.Chart`) learned with the flow: the loss
+                 adds `w_rec`·‖D(E(x)) − x‖², and the flow regresses on the detached latents
+                 (the latent target moves while the chart learns, as in latent diffusion
+                 trained end to end).
 
 References:
     Dao, Phung, Nguyen, Tran (2023). Flow Matching in Latent Space. arXiv:2307.08698.
@@ -21,6 +23,7 @@ References:
 Example:
     >>> from pushforward.data import make_distribution
     >>> from pushforward.nets import NetConfig
+from pushforward.nets.chart import Chart
     >>> lf = LatentFlow(make_distribution("gaussian", dim=6), None,
     ...                 LatentFlowConfig(latent_dim=2, sigma=0.0), NetConfig(width=16, depth=1),
     ...                 torch.Generator().manual_seed(0))
@@ -30,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +45,7 @@ from pushforward.data.base import Distribution
 from pushforward.methods.base import Method
 from pushforward.methods.interpolants import InterpolantConfig, StochasticInterpolant
 from pushforward.nets import NetConfig
+from pushforward.nets.chart import Chart
 
 __all__ = ["CHARTS", "PCAChart", "LatentFlowConfig", "LatentFlow"]
 
@@ -78,7 +83,28 @@ class PCAChart(nn.Module):
         return self.mean + (y * self.scales) @ self.components.T
 
 
-CHARTS: dict[str, type[nn.Module]] = {"pca": PCAChart}
+class AutoencoderChart(nn.Module):
+    """A learned deterministic chart: MLP encoder `[n, d] → [n, k]` and decoder back."""
+
+    def __init__(self, dim: int, latent_dim: int, net: NetConfig, generator: torch.Generator):
+        super().__init__()
+        self.net = Chart(dim, latent_dim, net, generator=generator)
+        self.latent_dim = latent_dim
+
+    def fit(self, x: Tensor) -> AutoencoderChart:
+        """Nothing to fit in closed form: the chart learns with the flow."""
+        return self
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Latents `[n, k]` of data `x [n, d]`."""
+        return self.net.encode(x)[0]
+
+    def decode(self, y: Tensor) -> Tensor:
+        """Data `[n, d]` of latents `y [n, k]`."""
+        return self.net.decode(y)
+
+
+CHARTS: dict[str, type[nn.Module]] = {"pca": PCAChart, "autoencoder": AutoencoderChart}
 
 
 @dataclass
@@ -90,6 +116,7 @@ class LatentFlowConfig(InterpolantConfig):
     latent_dim: int = 12
     chart_samples: int = 10000
     whiten: bool = True
+    w_rec: float = 1.0
 
     def __post_init__(self) -> None:
         """Check names and ranges."""
@@ -98,23 +125,26 @@ class LatentFlowConfig(InterpolantConfig):
             raise ValueError(f"method.chart {self.chart!r}: choose one of {list(CHARTS)}")
         if self.latent_dim < 1 or self.chart_samples < 2:
             raise ValueError("method.latent_dim must be >= 1 and method.chart_samples >= 2")
+        if not 0 <= self.w_rec < float("inf"):
+            raise ValueError(f"method.w_rec must be a finite weight >= 0, got {self.w_rec}")
 
 
 class _Latent:
     """The target seen through the chart: `sample(n, g)` encodes target draws `[n, k]`."""
 
-    def __init__(self, target: Distribution, chart: PCAChart) -> None:
-        self.target, self.chart = target, chart
-        self.dim = chart.scales.shape[0]
+    def __init__(self, target: Distribution, chart: nn.Module, latent_dim: int) -> None:
+        self.target, self.chart, self.dim = target, chart, latent_dim
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """Encoded target samples `[n, k]`."""
-        x = self.target.sample(n, generator).to(self.chart.mean)
-        return self.chart.encode(x)
+        """Encoded target samples `[n, k]` (no gradient into the chart)."""
+        device = next(itertools.chain(self.chart.parameters(), self.chart.buffers())).device
+        with torch.no_grad():
+            return self.chart.encode(self.target.sample(n, generator).to(device))
 
 
 class LatentFlow(Method):
-    """A chart (PCA) composed with a stochastic interpolant N(0, I_k) → latents of the data."""
+    """A chart (PCA or a learned autoencoder) composed with a stochastic interpolant
+    N(0, I_k) → latents of the data."""
 
     name = "latent-flow"
     Config = LatentFlowConfig
@@ -135,8 +165,11 @@ class LatentFlow(Method):
         super().__init__(target, source, config, net, generator)
         if config.latent_dim > target.dim:
             raise ValueError(f"method.latent_dim {config.latent_dim} > data dim {target.dim}")
-        self.chart = CHARTS[config.chart](target.dim, config.latent_dim, config.whiten)
-        self.chart.fit(target.sample(config.chart_samples, generator))
+        if config.chart == "pca":
+            self.chart = PCAChart(target.dim, config.latent_dim, config.whiten)
+            self.chart.fit(target.sample(config.chart_samples, generator))
+        else:
+            self.chart = AutoencoderChart(target.dim, config.latent_dim, net, generator)
         latent_source = source or make_distribution("gaussian", dim=config.latent_dim)
         if latent_source.dim != config.latent_dim:
             raise ValueError(
@@ -144,12 +177,19 @@ class LatentFlow(Method):
                 f"({config.latent_dim}), got {latent_source.dim}; leave [source] out for N(0, I)"
             )
         self.flow = StochasticInterpolant(
-            _Latent(target, self.chart), latent_source, config, net, generator
+            _Latent(target, self.chart, config.latent_dim), latent_source, config, net, generator
         )
 
     def loss(self, batch: Tensor, generator: torch.Generator) -> tuple[Tensor, dict[str, float]]:
-        """The interpolant loss on encoded data `E(batch) [B, k]`."""
-        return self.flow.loss(self.chart.encode(batch), generator)
+        """The interpolant loss on encoded data `E(batch) [B, k]`; for a learned chart plus
+        `w_rec` times its reconstruction error ‖D(E(x)) − x‖² (the flow sees detached latents)."""
+        if not isinstance(self.chart, AutoencoderChart):
+            return self.flow.loss(self.chart.encode(batch), generator)
+        z = self.chart.encode(batch)
+        rec = (self.chart.decode(z) - batch).square().sum(1).mean()
+        flow, logs = self.flow.loss(z.detach(), generator)
+        logs = {**logs, "rec": float(rec.detach()), "flow": float(flow.detach())}
+        return flow + self.config.w_rec * rec, logs
 
     @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None, **solver: Any) -> Tensor:
