@@ -38,6 +38,7 @@ from pushforward.train import TrainConfig, check_memory
 __all__ = ["EXPERIMENTS_DIR", "Built", "experiments", "experiment_file", "resolve", "build"]
 
 EXPERIMENTS_DIR = Path(__file__).parent
+NOT_EXPERIMENTS = ("claims",)  # TOML data beside the experiments (the claims of `reproduce`)
 
 
 @dataclass
@@ -56,6 +57,8 @@ def experiments() -> dict[str, str]:
     """Shipped experiments: name → one-line description."""
     out = {}
     for path in sorted(EXPERIMENTS_DIR.glob("*.toml")):
+        if path.stem in NOT_EXPERIMENTS:
+            continue
         out[path.stem] = load_toml(path).get("experiment", {}).get("description", "")
     return out
 
@@ -68,7 +71,7 @@ def experiment_file(name: str) -> Path:
             raise ConfigError(f"experiment file {path} does not exist")
         return path
     shipped = EXPERIMENTS_DIR / f"{name}.toml"
-    if not shipped.is_file():
+    if not shipped.is_file() or name in NOT_EXPERIMENTS:
         names = list(experiments())
         raise ConfigError(
             f"unknown experiment {name!r}{suggest(name, names)}; shipped: {', '.join(names)} "
