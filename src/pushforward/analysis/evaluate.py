@@ -29,6 +29,7 @@ from pushforward.data.cache import cache_dir
 from pushforward.errors import ConfigError, RunDirError
 from pushforward.methods import load_trained
 from pushforward.metrics.images import CLASSIFIERS, fetch_classifier, load_classifier
+from pushforward.nets.chart import Chart
 from pushforward.run import EvalRecord, RunReader, RunWriter
 from pushforward.runtime import stream_generator
 
@@ -118,7 +119,7 @@ def evaluate_run(
             classifier = load_classifier(target.name, root)
         metrics = full_metrics(x, target, reference, generator=g, classifier=classifier)
     chart = getattr(method, "chart", None)
-    if chart is not None:  # chart transport: reconstruction, latents, fiber std per dimension
+    if isinstance(chart, Chart):  # chart transport: reconstruction, latents, fiber std per dim
         manifold = getattr(target, "manifold", None)
         metrics.update(chart_metrics(chart, reference, generator=g, manifold=manifold))
     record = EvalRecord(

@@ -5,6 +5,7 @@ sentence and lists its checks: an experiment (with optional overrides), a metric
 and a threshold. A metric is `SOURCE:KEY`:
 
     eval:KEY       `analysis.quality` of the trained run (2000 samples, evaluation seed 0)
+    full:KEY       the full evaluation suite (`pushforward eval`: image metrics such as fd)
     maps:KEY       `analysis.maps` (a flow's forward / inverse maps, e.g. fwd_chi_ks)
     lyapunov:PATH  `analysis.lyapunov` results, a dotted path (e.g. ode.angle_to_tangent.median;
                    perturbation.rows.0.along_off_ratio runs the perturbation study)
@@ -70,7 +71,7 @@ README_MARKERS = ("<!-- claims:start -->", "<!-- claims:end -->")
 
 CLAIMS_FILE = EXPERIMENTS_DIR / "claims.toml"
 PROFILES = ("quick", "full")
-SOURCES = ("eval", "maps", "lyapunov")
+SOURCES = ("eval", "full", "maps", "lyapunov")
 OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}
 CONVERGED = 0.05  # the last doubling of steps changes the figure by less than this share
 VERDICTS = ("reproduced", "partly", "not reproduced")
@@ -254,12 +255,13 @@ def _lookup(tree: Any, dotted: str) -> float:
 
 def _measure(path: Path, check: Check) -> float:
     """The check's metric of the trained run at `path`."""
-    if check.source == "eval":
+    if check.source in ("eval", "full"):
+        suite = "quality" if check.source == "eval" else "full"
         cached = RunReader(path).eval_record()
         step = RunReader(path).info().step
-        if not (cached and cached.suite == "quality" and cached.step == step
+        if not (cached and cached.suite in (suite, "full") and cached.step == step
                 and cached.n == 2000 and cached.seed == 0):  # fmt: skip
-            cached = evaluate_run(path, 2000, 0, suite="quality")
+            cached = evaluate_run(path, 2000, 0, suite=suite)
         value = cached.metrics.get(check.key)
         if check.key not in cached.metrics:
             raise ConfigError(f"{check.metric}: the evaluation of {path} has no {check.key!r}")
