@@ -6,7 +6,12 @@ embedded in R^D (D >= 3) by a fixed map `x = Q y` with `Q [D, 3]` orthonormal co
 from `embed_seed`; since `|x - Q p|^2 = |x - Q Q^T x|^2 + |Q^T x - p|^2`, the projection in
 R^D is `Q proj_M(Q^T x)` and every function works unchanged in R^D.
 
-Distributions: `sphere`, `torus`, `swissroll3d` (area-uniform on the surface) and
+A surface may have a boundary: the `SphericalCap` (polar angle <= `max_angle`) has a rim
+circle, and exposes `boundary_distance(x)` (geodesic distance of `project(x)` to the rim) and
+`boundary_tangent(x)` (the rim's unit tangent `[n, D, 1]` at the rim point of `project(x)`'s
+azimuth), so an analysis can compare samples near the boundary with the interior.
+
+Distributions: `sphere`, `spherical-cap`, `torus`, `swissroll3d` (area-uniform on the surface) and
 `manifold-bumps`, a mixture of Gaussian bumps *on* a surface: a centre `c_k`, a Gaussian step
 `v = T(c_k) eps`, `eps ~ N(0, std^2 I_2)`, in its tangent plane, then the projection
 `proj(c_k + v)`, so every sample lies exactly on the surface (for small std this is the
@@ -44,12 +49,14 @@ from pushforward.errors import ConfigError
 __all__ = [
     "Manifold",
     "Sphere",
+    "SphericalCap",
     "Torus",
     "SwissRollSurface",
     "MANIFOLDS",
     "make_manifold",
     "ManifoldUniform",
     "UniformSphere",
+    "UniformCap",
     "UniformTorus",
     "UniformSwissRoll",
     "ManifoldBumps",
@@ -208,6 +215,77 @@ class Sphere(Manifold):
         theta = (1 - 2 * (k + 0.5) / m).acos()
         phi = torch.remainder(k * math.pi * (3 - math.sqrt(5)), 2 * math.pi) - math.pi
         return torch.stack([theta, phi], -1).float()
+
+
+class SphericalCap(Sphere):
+    """The cap `{p : |p| = r, polar angle(p) <= max_angle}` of the sphere (a surface with boundary).
+
+    Nearest point: for y in R^3, `|y - p|^2 = |y|^2 + r^2 - 2 y.p` on the sphere, so the nearest
+    cap point maximises `y.p`: `r y/|y|` when y's polar angle is <= max_angle, else the rim
+    point `r (sin a cos phi, sin a sin phi, cos a)` (a = max_angle) at y's azimuth phi (the
+    maximum of `cos(theta - theta_p)` over `theta_p <= a`). The tangent plane is the sphere's
+    at that point (on the rim too: the half-plane's span). The rim is the circle at polar angle
+    a; `boundary_distance` is `r (a - theta)` of the projection (0 on the rim) and
+    `boundary_tangent` the rim's azimuthal unit vector at the projection's azimuth.
+
+    Arguments:
+        radius: sphere radius r (> 0).
+        max_angle: polar angle of the rim in radians, in (0, pi) (default pi/2: a hemisphere).
+        embed_dim: ambient dimension D >= 3 (None: R^3).
+        embed_seed: seed of the random orthogonal map Q.
+    """
+
+    name = "cap"
+
+    def __init__(
+        self,
+        radius: float = 1.0,
+        max_angle: float = math.pi / 2,
+        embed_dim: int | None = None,
+        embed_seed: int = 0,
+    ) -> None:
+        """Check `0 < max_angle < pi` and draw the embedding."""
+        super().__init__(radius, embed_dim, embed_seed)
+        a = check_float(self.name, "max_angle", max_angle, positive=True)
+        if a >= math.pi:
+            raise ConfigError(
+                f"{self.name}: parameter 'max_angle' must be in (0, pi) radians (pi is the whole "
+                f"sphere: use `sphere`), got {max_angle!r}"
+            )
+        self.max_angle = a
+        self.params = {"radius": self.radius, "max_angle": a, **self.params}
+        self.param_bounds = torch.tensor([[0.0, a], [-math.pi, math.pi]])
+
+    def _project3(self, y: Tensor) -> tuple[Tensor, Tensor]:
+        _, u = super()._project3(y)
+        u = torch.stack([u[:, 0].clamp(max=self.max_angle), u[:, 1]], -1)
+        return self._chart3(u), u
+
+    def _sample_params(self, n: int, generator: torch.Generator | None) -> Tensor:
+        """Area-uniform: cos(theta) uniform in [cos(max_angle), 1], azimuth uniform."""
+        v = torch.rand(n, 2, generator=generator, dtype=_F64)
+        low = math.cos(self.max_angle)
+        cos = 1 - v[:, 0] * (1 - low)
+        return torch.stack([cos.clamp(-1, 1).acos(), math.pi * (2 * v[:, 1] - 1)], -1)
+
+    def default_centres(self, m: int) -> Tensor:
+        """Fibonacci-lattice points spread over the cap, `[m, 2]`."""
+        k = torch.arange(m, dtype=_F64)
+        low = math.cos(self.max_angle)
+        theta = (1 - (k + 0.5) / m * (1 - low)).acos()
+        phi = torch.remainder(k * math.pi * (3 - math.sqrt(5)), 2 * math.pi) - math.pi
+        return torch.stack([theta, phi], -1).float()
+
+    def boundary_distance(self, x: Tensor) -> Tensor:
+        """Geodesic distance `[n]` from `project(x)` to the rim, `r (max_angle - theta)`."""
+        theta = self._project3(self._to3(x))[1][:, 0]
+        return (self.radius * (self.max_angle - theta)).to(x.dtype)
+
+    def boundary_tangent(self, x: Tensor) -> Tensor:
+        """Unit tangent `[n, D, 1]` of the rim circle at the azimuth of `project(x)`."""
+        phi = self._project3(self._to3(x))[1][:, 1]
+        e_phi = torch.stack([-phi.sin(), phi.cos(), torch.zeros_like(phi)], -1)
+        return self._from3(e_phi).unsqueeze(-1).to(x.dtype)
 
 
 class Torus(Manifold):
@@ -393,11 +471,12 @@ MANIFOLDS: dict[str, type[Manifold]] = {
     "sphere": Sphere,
     "torus": Torus,
     "swissroll": SwissRollSurface,
+    "cap": SphericalCap,
 }
 
 
 def make_manifold(name: str, **params: Any) -> Manifold:
-    """Build manifold `name` (sphere, torus, swissroll) from TOML-style parameters."""
+    """Build manifold `name` (sphere, torus, swissroll, cap) from TOML-style parameters."""
     check_choice("manifold-bumps", "manifold", name, list(MANIFOLDS))
     cls = MANIFOLDS[name]
     valid = [k for k in inspect.signature(cls).parameters]
@@ -428,6 +507,21 @@ class UniformSphere(ManifoldUniform):
     ) -> None:
         """Build the sphere."""
         super().__init__(Sphere(radius, embed_dim, embed_seed))
+
+
+@register("spherical-cap")
+class UniformCap(ManifoldUniform):
+    """Uniform (in area) on a spherical cap (polar angle <= max_angle): a surface with a rim."""
+
+    def __init__(
+        self,
+        radius: float = 1.0,
+        max_angle: float = math.pi / 2,
+        embed_dim: int | None = None,
+        embed_seed: int = 0,
+    ) -> None:
+        """Build the cap."""
+        super().__init__(SphericalCap(radius, max_angle, embed_dim, embed_seed))
 
 
 @register("torus")
@@ -467,7 +561,7 @@ class ManifoldBumps(Distribution):
     in the tangent plane at the centre `c_k`, and is projected: `x = proj(c_k + v)`.
 
     Arguments:
-        manifold: "sphere", "torus" or "swissroll".
+        manifold: "sphere", "torus", "swissroll" or "cap".
         manifold_params: that manifold's parameters (e.g. `{R = 2.0, r = 0.5}`).
         bumps: number of bumps when `centres` is not given (well spread, see `default_centres`).
         centres: bump centres in chart coordinates `[m, 2]` (sphere: polar angle, azimuth;
