@@ -16,8 +16,14 @@ NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
 BUDGET_S = 300  # per notebook on one (shared) thread; they take well under a minute alone
 
 
-def test_there_are_four_notebooks():
-    assert [p.stem[:2] for p in NOTEBOOKS] == ["01", "02", "03", "04"]
+def test_the_four_first_notebooks_are_there():
+    first = {
+        "01_drifting_collapse",
+        "02_chart_transport_surface",
+        "03_your_own_method",
+        "04_lyapunov_diagnostics",
+    }
+    assert first <= {p.stem for p in NOTEBOOKS}  # the README and docs/start.md name them
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
