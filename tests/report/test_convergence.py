@@ -54,3 +54,18 @@ def test_replicate_trains_each_seed_once_and_tabulates_mean_and_std(tmp_path, ca
     assert main([*args[:5], "16", *args[6:]]) == 0  # twice the steps: trained on, not again
     info = json.loads((out / "runs" / "chart-bimodal-s0" / "run.json").read_text())
     assert info["step"] == 16 and first.stat().st_mtime_ns == stamp
+
+
+def test_half_budget_compares_the_final_figure_with_a_run_of_half_the_steps(tmp_path):
+    out = tmp_path / "rep"
+    assert main(["replicate", "chart-bimodal", "--seeds", "3", "--steps", "10", "--out", str(out),
+                 "--suite", "quality", "-n", "200", "--quiet", "--half-budget",
+                 "--set", "train.snapshots=2", "--set", "train.threads=1",
+                 "--set", "train.snapshot_samples=100"]) == 0  # fmt: skip
+    (row,) = json.loads((out / "replicate.json").read_text())["rows"]
+    half = json.loads((out / "runs" / "chart-bimodal-half-s3" / "run.json").read_text())
+    assert half["step"] == 5
+    full = row["energy_distance"]["mean"]
+    expected = abs(full - row["half_budget_figure"]) / full
+    assert row["half_budget_change"] == pytest.approx(expected)
+    assert row["half_budget_converged"] == ("yes" if expected < 0.05 else "no")

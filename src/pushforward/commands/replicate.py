@@ -28,7 +28,7 @@ def cmd_replicate(args: argparse.Namespace) -> int:
     metrics = args.metric.split(",") if args.metric else None
     table = replicate(args.names, args.seeds, out, overrides=args.set, steps=args.steps,
                       tag=args.tag, suite=args.suite, n=args.n, metrics=metrics,
-                      progress=not args.quiet)  # fmt: skip
+                      half_budget=args.half_budget, progress=not args.quiet)  # fmt: skip
     print(table.markdown(), end="")
     print(f"tables: {out}/replicate.md (every metric: replicate_all.csv), curves: convergence.png")
     return 0
@@ -51,5 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-n", type=sample_count, default=2000, help="evaluation samples (2000)")
     p.add_argument("--metric", help="comma-separated Markdown columns (default: the headline)")
     p.add_argument("--out", help="study folder (default runs/replicate-NAME)")
+    p.add_argument("--half-budget", action="store_true",
+                   help="also train the first seed for half the steps and compare the final "
+                   "figures (the convergence check of annealed schedules)")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_replicate)

@@ -28,7 +28,13 @@ from pushforward.analysis.evaluate import evaluate_run, read_eval
 from pushforward.config import dump_toml
 from pushforward.experiments import resolve
 from pushforward.pipeline import run
-from pushforward.report.convergence import converged, convergence_png, doubling_change
+from pushforward.report.convergence import (
+    HEADLINES,
+    TOLERANCE,
+    converged,
+    convergence_png,
+    doubling_change,
+)
 from pushforward.report.convergence import headline_curve as _curve
 from pushforward.run import RunReader, RunWriter, atomic_write_bytes
 from pushforward.studies.runs import EVAL_N, train_row
@@ -125,6 +131,28 @@ def _train(out: Path, row: str, config: dict[str, Any], progress: bool) -> Path:
     return rundir
 
 
+def _half_budget(
+    out: Path,
+    label: str,
+    config: dict[str, Any],
+    full: dict[str, float],
+    n: int,
+    seed: int,
+    suite: str,
+    progress: bool,
+) -> dict[str, Any]:
+    """Train `config` for half its steps; the headline figure at N/2 and its change to N."""
+    half = {**config, "train": {**config["train"], "steps": max(1, config["train"]["steps"] // 2)}}
+    path = _train(out, f"{label}-half-s{seed}", half, progress)
+    metrics = evaluate_cached(path, n, seed, suite)
+    key = next((k for k in HEADLINES if k in full and k in metrics), None)
+    if key is None:
+        return {}
+    change = abs(full[key] - metrics[key]) / abs(full[key]) if full[key] else math.nan
+    return {"half_budget_figure": metrics[key], "half_budget_change": change,
+            "half_budget_converged": "yes" if change < TOLERANCE else "no"}  # fmt: skip
+
+
 def replicate(
     names: Sequence[str],
     seeds: Sequence[int],
@@ -136,9 +164,16 @@ def replicate(
     suite: str = "full",
     n: int = EVAL_N,
     metrics: Sequence[str] | None = None,
+    half_budget: bool = False,
     progress: bool = False,
 ) -> Table:
-    """Train and evaluate every experiment × seed; the table (also written into `out`)."""
+    """Train and evaluate every experiment × seed; the table (also written into `out`).
+
+    With `half_budget`, the first seed is also trained for half the steps (row LABEL-half-sS)
+    and the final headline figure of both is compared: `half_budget_change` = |f(N) − f(N/2)| /
+    |f(N)|, the convergence check for runs whose learning rate is annealed (cosine), where a
+    snapshot at N/2 is not the model trained for N/2 steps.
+    """
     configs = {
         (name, seed): _row_config(name, overrides, steps, seed) for name in names for seed in seeds
     }  # every config checked before anything trains
@@ -163,6 +198,9 @@ def replicate(
         row["doubling_change"] = Stat.of([c for c, _ in changes])
         row["converged"] = f"{sum(ok for _, ok in changes)}/{len(seeds)}"
         row["train_time_s"] = Stat.of(times)
+        if half_budget:
+            row.update(_half_budget(out, label, configs[(name, seeds[0])], per_seed[0], n,
+                                    seeds[0], suite, progress))  # fmt: skip
         rows.append(row)
     table = replicate_table(rows, seeds, metrics)
     table.write(out, "replicate")
@@ -183,7 +221,10 @@ def replicate_table(
         k for r in rows for k, v in r.items() if isinstance(v, Stat) and not math.isnan(v.mean)
     }
     names = list(metrics) if metrics else [k for k in PREFERRED if k in present]
-    columns = ["experiment", *names, "figure", "doubling_change", "converged", "train_time_s"]
+    half = [c for c in ("half_budget_figure", "half_budget_change", "half_budget_converged")
+            if any(c in r for r in rows)]  # fmt: skip
+    columns = ["experiment", *names, "figure", "doubling_change", "converged", *half,
+               "train_time_s"]  # fmt: skip
     caption = (
         f"mean ± std over seeds {list(seeds)}; doubling_change: |f(N) − f(N/2)| / f(N) of the "
         "headline figure over the last doubling of steps (converged: < 5 %)"
