@@ -10,14 +10,20 @@ from torch.func import jacrev
 import pushforward.data.embedded  # noqa: F401  (registers embedded-moons)
 from pushforward.data import make_distribution
 from pushforward.metrics.lyapunov import (
+    cell_histogram,
     decompose_displacement,
+    density_change,
     dimension_from_gap,
+    farthest_points,
+    isotropic_like,
     local_pca_tangent,
     map_jacobian_svd,
+    nested_dimensions,
     ode_lyapunov,
     principal_angles,
     random_fourier_field,
     sde_lyapunov,
+    tangent_splitting,
 )
 from pushforward.nets import MLP, NetConfig
 from pushforward.ode import integrate
@@ -140,3 +146,139 @@ def test_embedded_moons_curve():
     assert torch.allclose(t.norm(dim=1), torch.ones(500, 1), atol=1e-5)
     step = m.project(x + 1e-3 * t[:, :, 0]) - x
     assert torch.allclose(step.norm(dim=1), torch.full((500,), 1e-3), atol=2e-5)
+
+
+def test_nested_dimensions_find_every_level_of_a_nested_spectrum():
+    # a sphere in a 3-D span of R^6: tangent, radial, out-of-span (the exact flow's spectrum)
+    lam = torch.tensor([[-0.32, -0.32, -11.2, -41.0, -41.7, -43.2]], dtype=torch.float64)
+    assert dimension_from_gap(lam)[0] == 3
+    assert nested_dimensions(lam) == [2, 3]
+    assert nested_dimensions(lam, fraction=0.5) == [3]
+    # one clear gap: one level; a flat spectrum still names its largest gap
+    assert nested_dimensions(torch.tensor([[-0.3, -0.5, -1.3]])) == [2]
+    assert nested_dimensions(torch.tensor([[-1.0, -1.0, -1.0]])) == [1]
+    with pytest.raises(ValueError, match="fraction"):
+        nested_dimensions(lam, fraction=0.0)
+
+
+def test_farthest_points_and_cells():
+    line = torch.arange(11, dtype=torch.float64)[:, None]  # 0, 1, ..., 10
+    assert farthest_points(line, 3).flatten().tolist() == [0.0, 10.0, 5.0]
+    with pytest.raises(ValueError, match="landmarks"):
+        farthest_points(line, 12)
+    hist = cell_histogram(torch.tensor([[0.1], [0.2], [9.0], [4.0]]), torch.tensor([[0.0], [10.0]]))
+    assert hist.tolist() == [0.75, 0.25]
+
+
+class _Plane:
+    """The plane z = 0 in R^3 (d = 2): projection, distance, tangent."""
+
+    dim = 2
+
+    def project(self, x):
+        return x * torch.tensor([1.0, 1.0, 0.0], dtype=x.dtype)
+
+    def distance(self, x):
+        return x[:, 2].abs()
+
+    def tangent(self, x):
+        return torch.eye(3, dtype=x.dtype)[:, :2].expand(len(x), 3, 2)
+
+
+def test_density_change_on_constructed_moves():
+    sphere = make_distribution("sphere", radius=1.0).manifold
+    g = torch.Generator().manual_seed(0)
+    u = sphere.sample_uniform(4000, g).double()
+    r = 0.9 + 0.2 * torch.rand(4000, 1, generator=g, dtype=torch.float64)  # radii in [0.9, 1.1]
+    x = r * u
+    poles = torch.tensor([[0.0, 0.0, 1.0], [0.0, 0.0, -1.0]], dtype=torch.float64)
+    still = density_change(x, x.clone(), sphere, poles)
+    assert still == {"tv_on": 0.0, "mass_off": 0.0}
+    # a radial move changes no projection: nothing on the manifold, only mass off it
+    scaled = density_change(x, 1.2 * x, sphere, poles, quantile=0.9)
+    band = torch.quantile((r - 1).abs().flatten(), 0.9)
+    expected = float(((1.2 * r - 1).abs() > band).double().mean()) - 0.1
+    assert scaled["tv_on"] == 0.0
+    assert scaled["mass_off"] == pytest.approx(expected, abs=1e-9) and expected > 0.5
+    # folding the southern hemisphere onto the northern one at the same radius: the density on
+    # the sphere moves (the share of southern samples changes cell), none leaves it
+    folded = x * torch.tensor([1.0, 1.0, -1.0], dtype=torch.float64).where(
+        x[:, 2:] < 0, torch.ones(1, dtype=torch.float64)
+    )
+    change = density_change(x, folded, sphere, poles)
+    assert change["tv_on"] == pytest.approx(float((x[:, 2] < 0).double().mean()), abs=1e-12)
+    assert change["mass_off"] == 0.0
+    with pytest.raises(ValueError, match="quantile"):
+        density_change(x, x, sphere, poles, quantile=1.0)
+
+
+def test_isotropic_like_keeps_the_lengths_and_randomises_the_directions():
+    x = torch.zeros(3000, 3, dtype=torch.float64)
+    moved = x + torch.tensor([0.0, 0.0, 0.5], dtype=torch.float64)  # all straight up
+    iso = isotropic_like(x, moved, torch.Generator().manual_seed(0))
+    assert torch.allclose(iso.norm(dim=1), torch.full((3000,), 0.5, dtype=torch.float64))
+    assert iso.mean(0).abs().max() < 0.03  # no preferred direction
+    assert (iso[:, 2] / 0.5).square().mean() == pytest.approx(1 / 3, abs=0.03)
+
+
+def test_tangent_splitting_of_a_contraction_onto_a_plane():
+    # dx/dt = -5 (0, 0, z): Euler steps J = diag(1, 1, 1 - 5h), no mixing
+    x0 = torch.randn(7, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    field = lambda t, x: -5.0 * x * torch.tensor([0.0, 0.0, 1.0]).to(x)  # noqa: E731
+    split = tangent_splitting(field, x0, _Plane(), steps=50, window=1.0)
+    expected = -50 * math.log(1 - 5 * 0.02)
+    assert torch.allclose(split.domination, torch.full((7,), expected, dtype=torch.float64))
+    assert split.dominated_share.min() == 1.0
+    assert split.mixing.max() < 1e-12
+    assert split.per_step.shape == (7, 50)
+    # a 45° cone is squeezed by 0.9 a step: tan(angle) = 0.9^50 after the whole path, 0.9^10
+    # after the last fifth
+    assert torch.allclose(split.cone_angle, torch.tensor(math.degrees(math.atan(0.9**50)),
+                                                         dtype=torch.float64))  # fmt: skip
+    last = tangent_splitting(field, x0, _Plane(), steps=50, window=0.2)
+    assert last.per_step.shape == (7, 10)
+    assert torch.allclose(last.domination, torch.full((7,), expected / 5, dtype=torch.float64))
+    assert torch.allclose(last.cone_angle, torch.tensor(math.degrees(math.atan(0.9**10)),
+                                                        dtype=torch.float64))  # fmt: skip
+    with pytest.raises(ValueError, match="window"):
+        tangent_splitting(field, x0, _Plane(), window=0.0)
+
+
+def test_tangent_splitting_cone_bound_of_a_shear():
+    # in (t, n) = (x, z): dt/dt = 0, dn/dt = s t - k n. Euler: A = 1, C = h s, E = 1 - h k, so
+    # the cone recursion gives gamma_N = (s / k) (1 - (1 - h k)^N), the tilt of the image of
+    # the initial tangent line
+    s, k, steps = 0.8, 3.0, 40
+    h = 1.0 / steps
+    field = lambda t, x: torch.stack([torch.zeros_like(x[:, 0]), torch.zeros_like(x[:, 0]),  # noqa: E731
+                                      s * x[:, 0] - k * x[:, 2]], 1)  # fmt: skip
+    x0 = torch.randn(5, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    split = tangent_splitting(field, x0, _Plane(), steps=steps, window=1.0, cone_start=0.0)
+    gamma = (s / k) * (1 - (1 - h * k) ** steps)
+    assert torch.allclose(split.cone_angle, torch.full((5,), math.degrees(math.atan(gamma)),
+                                                       dtype=torch.float64))  # fmt: skip
+    assert torch.allclose(split.mixing, torch.full((5,), h * s, dtype=torch.float64))
+    # the bound is attained: the flow is linear, and it carries e1 = (1, 0, 0) to (1, 0, gamma)
+    e1 = torch.tensor([[1.0, 0.0, 0.0]], dtype=torch.float64)
+    image = integrate(field, e1, solver="euler", steps=steps).x[0]
+    assert torch.allclose(image, torch.tensor([1.0, 0.0, gamma], dtype=torch.float64))
+    # the top Lyapunov vector (an output singular vector of DΦ) is close to, not on, that line
+    top = ode_lyapunov(field, x0, steps=steps, k=3).vectors[:, :, 0]
+    tilt = torch.rad2deg(torch.atan2(top[:, 2].abs(), top[:, :2].norm(dim=1)))
+    assert (tilt - split.cone_angle).abs().max() < 0.1
+
+
+def test_sde_paths_share_their_noise():
+    drift = lambda t, x: -x  # noqa: E731
+    x0 = torch.randn(4, 2, dtype=torch.float64)
+    noise = torch.randn(30, 4, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    a = sde_lyapunov(drift, lambda t: torch.tensor(0.5), x0, steps=30, noise=noise)
+    b = sde_lyapunov(drift, lambda t: torch.tensor(0.5), x0, steps=30, noise=noise,
+                     generator=torch.Generator().manual_seed(9))  # fmt: skip
+    assert torch.equal(a.x, b.x)  # the path is the noise's, whatever the generator
+    x = x0
+    for i in range(30):
+        x = x - x / 30 + math.sqrt(2 * 0.5 / 30) * noise[i]
+    assert torch.allclose(a.x, x)
+    with pytest.raises(ValueError, match="noise must be"):
+        sde_lyapunov(drift, lambda t: torch.tensor(0.5), x0, steps=31, noise=noise)

@@ -6,10 +6,17 @@ with `pushforward.metrics.lyapunov`; for one-step maps (drifting, chart transpor
 distillation, the statistics-matching generators) it takes the SVD of the Jacobian. Where the
 target has a `manifold`, it measures the principal angles between the top-d vectors and the
 manifold's tangent space at the generated points (with a random-subspace baseline); always,
-the exponent gap's dimension estimate and the angles to a local-PCA tangent estimate of the
-data. The perturbation study adds a random smooth error field of several sizes, and the error
-of a less-trained model (a short second run trained into RUN_DIR/lyapunov_short), with the
-displacement of each sample split along / off the manifold.
+the exponent gap's dimension estimate (the largest gap, and the nested gaps of
+`nested_dimensions`) and the angles to a local-PCA tangent estimate of the data (with a
+random-frame baseline). Where the manifold has a boundary (`boundary_distance`,
+`boundary_tangent`: the spherical cap), samples near the rim are compared with the interior:
+angle to the tangent plane, and angle of the top vector to the rim's direction. Along flows,
+the dominated-splitting condition of `tangent_splitting` is evaluated at the same samples (its
+cone bound against the measured angle). The perturbation study adds a random smooth error field
+of several sizes, and the error of a less-trained model (a short second run trained into
+RUN_DIR/lyapunov_short), with the displacement of each sample split along / off the manifold
+and the change of the samples' density on the manifold (Voronoi cells of landmarks on it)
+against its change across it (the distance profile), see `density_change`.
 
 `lyapunov_analysis` stores the results as the run's `lyapunov` analysis (`Layout.analysis`):
 lyapunov.json (scalars) and lyapunov.safetensors (per-sample arrays: ``{analysis}/x [n, D]``,
@@ -41,14 +48,21 @@ from pushforward.experiments import build
 from pushforward.methods import FlowDynamics, MapDynamics, Trained, load_trained
 from pushforward.metrics.lyapunov import (
     Lyapunov,
+    Splitting,
+    cell_histogram,
     decompose_displacement,
+    density_change,
     dimension_from_gap,
+    farthest_points,
+    isotropic_like,
     local_pca_tangent,
     map_jacobian_svd,
+    nested_dimensions,
     ode_lyapunov,
     principal_angles,
     random_fourier_field,
     sde_lyapunov,
+    tangent_splitting,
 )
 from pushforward.ode import integrate
 from pushforward.run import Layout, RunReader, RunWriter
@@ -68,6 +82,14 @@ __all__ = [
 
 FORMAT = "pushforward-lyapunov/1"
 SHORT_RUN = "lyapunov_short"
+BOUNDARY_BAND = 0.15  # samples whose projection is this close (geodesic) to the rim: "near"
+LANDMARKS = 32  # Voronoi cells on the manifold for the density histograms
+DENSITY_SAMPLES = 2000  # paired samples behind each density comparison
+# share of the path's last steps on which the splitting condition is evaluated: along an SDE
+# path each step's noise (√(β h) ≈ 0.3 at mid-path) rotates the tangent frames, so only its
+# end, where the noise is small, can show a dominated splitting
+SPLIT_WINDOW = {"ode": 0.5, "sde": 0.1}
+CONE_HOLDS = 15.0  # degrees: where the cone bound is below this, the condition "holds"
 
 
 def _angle_stats(angles: np.ndarray) -> dict[str, float]:
@@ -94,12 +116,15 @@ def summarise(
     """
     lam = res.exponents.double()
     d_hat, gaps = dimension_from_gap(lam)
+    nested = nested_dimensions(lam)
     d = d_true or d_hat
     out: dict[str, Any] = {
         "exponents_mean": lam.mean(0).tolist(),
         "exponents_std": lam.std(0).tolist(),
         "gaps": gaps.tolist(),
         "dim_estimate": d_hat,
+        "dims_nested": nested,
+        "dim_estimate_fine": nested[0],
         "top_d": d,
     }
     if res.benettin is not None:
@@ -108,7 +133,14 @@ def summarise(
     pca = local_pca_tangent(res.x, data, d, neighbours=max(10, 4 * d))
     angles = {"local_pca": principal_angles(top, pca).max(1)}
     out["angle_to_local_pca"] = _angle_stats(angles["local_pca"])
+    rand_pca = _random_frames(len(res.x), res.x.shape[1], d, g)
+    out["random_vs_local_pca"] = _angle_stats(principal_angles(rand_pca, pca).max(1))
+    out["local_pca_vs_random"] = out["angle_to_local_pca"]["median"] / max(
+        out["random_vs_local_pca"]["median"], 1e-12
+    )
     manifold = target.manifold
+    if manifold is None and target.modes is not None and len(target.modes) >= 2:
+        out["mode_separation"], angles["mode_separation"] = _mode_separation(res, target.modes, g)
     if manifold is not None:
         tangent = manifold.tangent(res.x)
         angles["tangent"] = principal_angles(top, tangent).max(1)
@@ -134,7 +166,66 @@ def summarise(
             "mean": float(dist.mean()),
             "median": float(dist.median()),
         }
+        if hasattr(manifold, "boundary_distance"):
+            out["boundary"], angles["rim"] = _boundary_stats(res, manifold, angles["tangent"], g)
     return out, angles
+
+
+def _mode_separation(
+    res: Lyapunov, modes: Tensor, g: torch.Generator
+) -> tuple[dict[str, Any], np.ndarray]:
+    """Without a manifold: the angle of the top vector to the direction between the two modes
+    nearest to each sample (a random direction: the baseline), for samples nearer than the
+    median margin |x − μ_b| − |x − μ_a| to the boundary between them and the others, and the
+    top exponent there. Returns the scalars and the per-sample angles `[n]`."""
+    x = res.x.double()
+    dist = torch.cdist(x, modes.double().to(x.device))
+    near2 = dist.topk(2, largest=False)
+    sep = (
+        modes.double().to(x.device)[near2.indices[:, 0]]
+        - modes.double().to(x.device)[near2.indices[:, 1]]
+    )
+    sep = (sep / sep.norm(dim=1, keepdim=True)).unsqueeze(-1)
+    top = principal_angles(res.vectors[:, :, :1], sep).max(1)
+    rand = principal_angles(_random_frames(len(x), x.shape[1], 1, g), sep).max(1)
+    margin = (near2.values[:, 1] - near2.values[:, 0]).cpu().numpy()
+    near = margin <= np.median(margin)
+    lam1 = res.exponents[:, 0].double().cpu().numpy()
+    out: dict[str, Any] = {
+        "top1": _angle_stats(top),
+        "random": _angle_stats(rand),
+        "top1_near_boundary": _angle_stats(top[near]),
+        "top1_far": _angle_stats(top[~near]),
+        "lambda1_near_boundary": float(lam1[near].mean()),
+        "lambda1_far": float(lam1[~near].mean()),
+    }
+    return out, top
+
+
+def _boundary_stats(
+    res: Lyapunov, manifold: Any, tangent_angles: np.ndarray, g: torch.Generator
+) -> tuple[dict[str, Any], np.ndarray]:
+    """Near the rim vs the interior: angle of the top-d vectors to the tangent plane, angle of
+    the top vector to the rim's direction (a random in-plane direction: 45° median), spectra.
+    Returns the scalars and the per-sample top-vector-vs-rim angles `[n]`."""
+    near = (manifold.boundary_distance(res.x) <= BOUNDARY_BAND).cpu().numpy()
+    rim = principal_angles(res.vectors[:, :, :1], manifold.boundary_tangent(res.x)).max(1)
+    plane = manifold.tangent(res.x).double()
+    coef = torch.randn(len(res.x), plane.shape[2], 1, generator=g, dtype=torch.float64)
+    random_dir = plane @ (coef / coef.norm(dim=1, keepdim=True))
+    rand = principal_angles(random_dir, manifold.boundary_tangent(res.x)).max(1)
+    lam = res.exponents.double().cpu().numpy()
+    out: dict[str, Any] = {"band": BOUNDARY_BAND}
+    for name, mask in (("near", near), ("interior", ~near)):
+        out[f"n_{name}"] = int(mask.sum())
+        if mask.any():
+            out[name] = {
+                "angle_to_tangent": _angle_stats(tangent_angles[mask]),
+                "top1_vs_rim": _angle_stats(rim[mask]),
+                "random_vs_rim": _angle_stats(rand[mask]),
+                "exponents_mean": lam[mask].mean(0).tolist(),
+            }
+    return out, rim
 
 
 def analyse(trained: Trained, n: int, k: int | None, steps: int | None, seed: int) -> tuple:
@@ -151,6 +242,7 @@ def analyse(trained: Trained, n: int, k: int | None, steps: int | None, seed: in
         "method": method.name, "dim": target.dim, "manifold_dim": d_true, "n": n,
     }  # fmt: skip
     kept: dict[str, Lyapunov] = {}
+    noise: Tensor | None = None
     z = dyn.draw(n, g).to(method.device)
     if isinstance(dyn, MapDynamics):
         start = time.perf_counter()
@@ -166,16 +258,67 @@ def analyse(trained: Trained, n: int, k: int | None, steps: int | None, seed: in
         if dyn.sde is not None:
             start = time.perf_counter()
             sde = dyn.sde
+            noise = torch.randn(steps, *z.shape, generator=g).to(z)  # one path, shared below
             kept["sde"] = sde_lyapunov(
-                sde.drift, sde.diffusion, z, dyn.t0, dyn.t1, k=k, steps=steps, generator=g
+                sde.drift,
+                sde.diffusion,
+                z,
+                dyn.t0,
+                dyn.t1,
+                k=k,
+                steps=steps,
+                generator=g,
+                noise=noise,
             )
             results["sde"] = {"time_s": time.perf_counter() - start, "steps": steps}
     angles = {}
     for key, res in kept.items():
         summary, angles[key] = summarise(res, target, data, d_true, g)
         results[key].update(summary)
+    if manifold is not None and isinstance(dyn, FlowDynamics):
+        for key in kept:
+            start = time.perf_counter()
+            split = _splitting(dyn, key, z, results[key]["steps"], manifold, noise)
+            results[key]["splitting"] = _splitting_stats(split, angles[key]["tangent"])
+            results[key]["splitting"]["time_s"] = time.perf_counter() - start
+            angles[key]["cone"] = split.cone_angle.cpu().numpy()
     results["k"] = next(iter(kept.values())).exponents.shape[1]
     return results, kept, data, angles
+
+
+def _splitting(
+    dyn: FlowDynamics, key: str, z: Tensor, steps: int, manifold: Any, noise: Tensor | None
+) -> Splitting:
+    """`tangent_splitting` on the last `SPLIT_WINDOW[key]` of the ODE path (key "ode") or of
+    the SDE path of `noise` (key "sde")."""
+    if key == "sde" and dyn.sde is not None:
+        return tangent_splitting(
+            dyn.sde.drift, z, manifold, dyn.t0, dyn.t1, steps=steps, window=SPLIT_WINDOW[key],
+            diffusion=dyn.sde.diffusion, noise=noise,
+        )  # fmt: skip
+    return tangent_splitting(dyn.velocity, z, manifold, dyn.t0, dyn.t1, steps=steps,
+                             solver=dyn.solver, window=SPLIT_WINDOW["ode"])  # fmt: skip
+
+
+def _splitting_stats(split: Splitting, measured: np.ndarray) -> dict[str, Any]:
+    """Medians of the splitting condition, and how its cone bound compares with the measured
+    angles of the top-d vectors to the tangent (where the condition holds: cone < 15°)."""
+    cone = split.cone_angle.cpu().numpy()
+    holds = cone < CONE_HOLDS
+    return {
+        "window": split.per_step.shape[1],
+        "domination_median": float(split.domination.median()),
+        "domination_mean": float(split.domination.mean()),
+        "dominated_share_mean": float(split.dominated_share.mean()),
+        "mixing_median": float(split.mixing.median()),
+        "cone_angle_median": float(np.median(cone)),
+        "holds_share": float(holds.mean()),
+        "measured_angle_median_where_holds": float(np.median(measured[holds]))
+        if holds.any() else None,
+        "measured_angle_median_elsewhere": float(np.median(measured[~holds]))
+        if (~holds).any() else None,
+        "measured_within_cone_share": float((measured <= cone + 1e-6).mean()),
+    }  # fmt: skip
 
 
 def short_run(run_dir: Path, config: dict, steps: int) -> Trained:
@@ -213,25 +356,54 @@ def perturbation_study(
     sizes: list[float],
     seed: int,
     short: Trained | None = None,
+    data: Tensor | None = None,
 ) -> dict[str, Any]:
-    """Along / off-manifold displacement of samples under field errors (needs a manifold)."""
+    """Along / off-manifold displacement of samples under field errors (needs a manifold),
+    and the change of the samples' density on the manifold vs across it (`density_change`,
+    on `DENSITY_SAMPLES` paired samples; cells: `LANDMARKS` farthest points of the projected
+    `data`, by default a target sample)."""
     manifold = trained.target.manifold
     dyn = trained.method.dynamics()
     if not isinstance(dyn, FlowDynamics) or manifold is None:
         raise ConfigError("--perturb needs a flow/diffusion run on data with a known manifold")
     g = torch.Generator().manual_seed(seed)
     z = dyn.draw(n, g)
+    z_density = dyn.draw(DENSITY_SAMPLES, torch.Generator().manual_seed(seed + 2))
+    g_iso = torch.Generator().manual_seed(seed + 4)  # keeps g's draws (the error fields) as before
+    if data is None:
+        data = trained.target.sample(4000, torch.Generator().manual_seed(seed + 1))
+    landmarks = farthest_points(manifold.project(data.to(z)), LANDMARKS)
 
-    def solve(velocity):
+    def solve(velocity, start: Tensor = z) -> Tensor:
         with torch.no_grad():
-            return integrate(velocity, z, dyn.t0, dyn.t1, solver=dyn.solver, steps=dyn.steps).x
+            return integrate(velocity, start, dyn.t0, dyn.t1, solver=dyn.solver,
+                             steps=dyn.steps).x  # fmt: skip
 
     clean = solve(dyn.velocity)
+    clean_density = solve(dyn.velocity, z_density)
     rows = []
 
-    def row(label: str, size: float | None, moved: Tensor) -> dict[str, Any]:
+    def density(moved_density: Tensor) -> dict[str, float]:
+        change = density_change(clean_density, moved_density, manifold, landmarks)
+        iso = density_change(
+            clean_density, isotropic_like(clean_density, moved_density, g_iso), manifold,
+            landmarks,
+        )  # fmt: skip
+        floor = 1.0 / DENSITY_SAMPLES  # one sample's share
+        return {
+            "density_tv_on": change["tv_on"],
+            "density_mass_off": change["mass_off"],
+            "density_iso_tv_on": iso["tv_on"],
+            "density_iso_mass_off": iso["mass_off"],
+            "density_tv_on_vs_isotropic": max(change["tv_on"], floor) / max(iso["tv_on"], floor),
+            "density_mass_off_vs_isotropic": max(change["mass_off"], floor)
+            / max(iso["mass_off"], floor),
+        }
+
+    def row(label: str, size: float | None, moved: Tensor, field=None) -> dict[str, Any]:
         parts = decompose_displacement(clean, moved, manifold)
         along, off = parts["along"], parts["off"]
+        extra = density(solve(field, z_density)) if field is not None else {}
         return {
             "error": label,
             "size": size,
@@ -243,17 +415,17 @@ def perturbation_study(
             **_off_span(clean, moved, manifold),
             "distance_clean_mean": float(manifold.distance(clean).mean()),
             "distance_perturbed_mean": float(manifold.distance(moved).mean()),
+            **extra,
         }
 
     for size in sizes:
         err = random_fourier_field(clean.shape[1], size, generator=g)
-        rows.append(
-            row("random-fourier", size, solve(lambda t, x, e=err: dyn.velocity(t, x) + e(t, x)))
-        )
+        field = lambda t, x, e=err: dyn.velocity(t, x) + e(t, x)  # noqa: E731
+        rows.append(row("random-fourier", size, solve(field), field))
     if short is not None:
         short_dyn = short.method.dynamics()
         moved = solve(short_dyn.velocity)
-        r = row("less-trained", None, moved)
+        r = row("less-trained", None, moved, short_dyn.velocity)
         with torch.no_grad():
             r["field_error_rms"] = float(
                 (
@@ -270,11 +442,23 @@ def perturbation_study(
     # isotropic baseline: a random displacement of the same size
     iso = clean + 0.01 * torch.randn(clean.shape, generator=g)
     baseline = row("isotropic", 0.01, iso)
+    baseline.update(
+        density(clean_density + 0.01 * torch.randn(clean_density.shape, generator=g_iso))
+    )
+    # the sampling floor of the cell histogram: two independent clean sample sets
+    other = solve(dyn.velocity, dyn.draw(DENSITY_SAMPLES, torch.Generator().manual_seed(seed + 3)))
+    floor = 0.5 * float(
+        (cell_histogram(manifold.project(clean_density), landmarks)
+         - cell_histogram(manifold.project(other), landmarks)).abs().sum()
+    )  # fmt: skip
     d, big = manifold.dim, clean.shape[1]
     return {
         "rows": rows,
         "isotropic_baseline": baseline,
         "isotropic_expected_ratio": math.sqrt(d / max(big - d, 1)),
+        "density_cells": LANDMARKS,
+        "density_samples": DENSITY_SAMPLES,
+        "density_tv_on_floor": floor,
     }
 
 
@@ -341,7 +525,9 @@ def lyapunov_analysis(
         if trained.target.manifold is None:
             raise ConfigError("--perturb needs data with a known manifold (sphere, embedded-moons)")
         short = short_run(run_dir, trained.config, short_steps) if short_steps > 0 else None
-        results["perturbation"] = perturbation_study(trained, n, list(sizes), seed, short)
+        results["perturbation"] = perturbation_study(
+            trained, n, list(sizes), seed, short, data=data
+        )
     results["time_s"] = time.perf_counter() - start
     store_results(out, results, kept, angles, data, frame3)
     return results
