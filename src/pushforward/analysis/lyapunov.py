@@ -206,8 +206,9 @@ def _boundary_stats(
     res: Lyapunov, manifold: Any, tangent_angles: np.ndarray, g: torch.Generator
 ) -> tuple[dict[str, Any], np.ndarray]:
     """Near the rim vs the interior: angle of the top-d vectors to the tangent plane, angle of
-    the top vector to the rim's direction (a random in-plane direction: 45° median), spectra.
-    Returns the scalars and the per-sample top-vector-vs-rim angles `[n]`."""
+    the top vector to the rim's direction (a random in-plane direction: 45° median), spectra,
+    and `across_rim_compression` (interior λ̄₂ − near-rim λ̄₂). Returns the scalars and the
+    per-sample top-vector-vs-rim angles `[n]`."""
     near = (manifold.boundary_distance(res.x) <= BOUNDARY_BAND).cpu().numpy()
     rim = principal_angles(res.vectors[:, :, :1], manifold.boundary_tangent(res.x)).max(1)
     plane = manifold.tangent(res.x).double()
@@ -225,6 +226,10 @@ def _boundary_stats(
                 "random_vs_rim": _angle_stats(rand[mask]),
                 "exponents_mean": lam[mask].mean(0).tolist(),
             }
+    if near.any() and (~near).any() and lam.shape[1] >= 2:
+        # how much harder the second direction (across the rim, in the plane) is compressed
+        # near the rim than in the interior
+        out["across_rim_compression"] = float(lam[~near, 1].mean() - lam[near, 1].mean())
     return out, rim
 
 
