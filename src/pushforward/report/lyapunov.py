@@ -294,6 +294,9 @@ def _summary_table(res: LyapunovResults) -> str:
         lam = ", ".join(f"{v:.2f}" for v in info.get("exponents_mean", []))
         d_hat, gaps = info.get("dim_estimate"), info.get("gaps") or []
         gap = f"{gaps[d_hat - 1]:.2f} → {d_hat}" if gaps and d_hat else "–"
+        nested = info.get("dims_nested") or []
+        if len(nested) > 1:
+            gap += f" (nested gaps after λ{', λ'.join(map(str, nested))})"
         tan = info.get("angle_to_tangent") or {}
         angle = " / ".join(f"{_fmt(tan.get(s))}°" for s in ("mean", "median", "p90")) or "–"
         dist = (info.get("sample_distance_to_manifold") or {}).get("mean")
@@ -308,10 +311,11 @@ def _summary_table(res: LyapunovResults) -> str:
 
 
 def _perturbation_table(study: dict[str, Any]) -> str:
-    """Along / off means, ratios and distances of every perturbation row."""
+    """Along / off means, ratios, distances and density changes of every perturbation row."""
     head = (
         "<tr><th>error</th><th>along</th><th>off</th><th>along/off (of means)</th>"
-        "<th>along/off (median)</th><th>off the span</th><th>dist. to M clean → perturbed</th></tr>"
+        "<th>along/off (median)</th><th>off the span</th><th>dist. to M clean → perturbed</th>"
+        "<th>density moved on M (isotropic)</th><th>mass pushed off M (isotropic)</th></tr>"
     )
     rows = [*study.get("rows", []), study.get("isotropic_baseline")]
     body = []
@@ -321,11 +325,58 @@ def _perturbation_table(study: dict[str, Any]) -> str:
             _fmt(r.get("along_off_ratio")), _fmt(r.get("along_off_ratio_median")),
             _fmt(r.get("off_span_mean")),
             f"{_fmt(r.get('distance_clean_mean'))} → {_fmt(r.get('distance_perturbed_mean'))}",
+            f"{_fmt(r.get('density_tv_on'))} ({_fmt(r.get('density_iso_tv_on'))})",
+            f"{_fmt(r.get('density_mass_off'))} ({_fmt(r.get('density_iso_mass_off'))})",
         ]  # fmt: skip
         body.append(
             "<tr>" + "".join(f"<td class='num'>{html.escape(c)}</td>" for c in cells) + "</tr>"
         )
     return f"<table>{head}{''.join(body)}</table>"
+
+
+def _conditions_table(res: LyapunovResults) -> str:
+    """The splitting condition per path, and the rim (near vs interior) where there is one."""
+    rows = []
+    for key in res.analyses():
+        info = res.summary[key]
+        split = info.get("splitting")
+        if isinstance(split, dict):
+            rows.append([
+                f"{ANALYSES[key]}: splitting condition (last {split.get('window', '?')} steps)",
+                f"domination {_fmt(split.get('domination_median'))}, mixing "
+                f"{_fmt(split.get('mixing_median'))}, cone {_fmt(split.get('cone_angle_median'))}°"
+                f" (median); holds (cone < 15°) for {_fmt(100 * split.get('holds_share', 0))} %"
+                f"; measured angle within the cone for "
+                f"{_fmt(100 * split.get('measured_within_cone_share', 0))} %",
+            ])  # fmt: skip
+        rim = info.get("boundary")
+        if isinstance(rim, dict):
+            for part in ("near", "interior"):
+                if isinstance(rim.get(part), dict):
+                    p = rim[part]
+                    rows.append([
+                        f"{ANALYSES[key]}: {'near the rim' if part == 'near' else 'interior'}"
+                        f" ({rim.get(f'n_{part}')} samples)",
+                        f"top vector vs the rim's direction {_fmt(p['top1_vs_rim']['median'])}° "
+                        f"(random in-plane {_fmt(p['random_vs_rim']['median'])}°), top-d vs "
+                        f"tangent {_fmt(p['angle_to_tangent']['median'])}°, λ̄ = "
+                        + ", ".join(f"{v:.2f}" for v in p["exponents_mean"]),
+                    ])  # fmt: skip
+        sep = info.get("mode_separation")
+        if isinstance(sep, dict):
+            rows.append([
+                f"{ANALYSES[key]}: top vector vs the nearest modes' direction",
+                f"median {_fmt(sep['top1']['median'])}° (random {_fmt(sep['random']['median'])}"
+                f"°); near the boundary between modes {_fmt(sep['top1_near_boundary']['median'])}"
+                f"° with λ̄₁ = {_fmt(sep['lambda1_near_boundary'])}, far "
+                f"{_fmt(sep['top1_far']['median'])}° with λ̄₁ = {_fmt(sep['lambda1_far'])}",
+            ])  # fmt: skip
+    if not rows:
+        return ""
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
+    )
+    return f"<table><tr><th>what</th><th>measured</th></tr>{body}</table>"
 
 
 def lyapunov_section(res: LyapunovResults, run_step: int | None = None) -> str:
@@ -356,6 +407,7 @@ def lyapunov_section(res: LyapunovResults, run_step: int | None = None) -> str:
         "where the exponent gap falls after λ<sub>d</sub> and the top-d vectors' angles to the "
         f"tangent sit near 0°, far left of the random-subspace baseline.{stale}</p>",
         _summary_table(res),
+        _conditions_table(res),
         "<h3>Exponent spectra</h3>",
         figure_div(spectrum_figure(res), "lyapunov-spectrum"),
         "<p class='note'>Boxes: the spread over samples of each exponent (whiskers 1.5 IQR); "
@@ -380,7 +432,10 @@ def lyapunov_section(res: LyapunovResults, run_step: int | None = None) -> str:
             "<p class='note'>The same noise integrated with the clean field and with each error; "
             "Δ split by the tangent projector at the clean sample. An isotropic displacement "
             f"gives along/off ≈ √(d/(D−d)) = {_fmt(expected)}: ratios above it mean errors "
-            "move samples along the manifold more than chance.</p>",
+            "move samples along the manifold more than chance. Density: the total variation "
+            "over Voronoi cells of landmarks on M (mass moved on M) and the share of samples "
+            "leaving the clean samples' 95 % band around M (mass pushed off), each beside an "
+            "isotropic move of the same lengths.</p>",
             _perturbation_table(study),
         ]
     return "\n".join(parts)
