@@ -151,3 +151,18 @@ def test_lyapunov_command_without_a_manifold_compares_with_local_pca_and_modes(t
     assert "lambda1_near_boundary" in sep
     # --perturb needs a manifold: a one-line error, not a traceback
     assert main(["lyapunov", str(out), "-n", "30", "--threads", "1", "--perturb"]) == 2
+
+
+def test_one_tangent_vector_is_refused_where_it_enters(tmp_path, capsys):
+    # d̂ is read from a gap between exponents: -k 1 was an IndexError deep in the analysis
+    import pytest
+
+    from pushforward.analysis.lyapunov import lyapunov_analysis
+    from pushforward.errors import ConfigError
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["lyapunov", str(tmp_path), "-k", "1"])
+    assert exit_.value.code == 2
+    assert "at least 2 tangent vectors" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="k must be at least 2"):
+        lyapunov_analysis(tmp_path, k=1)

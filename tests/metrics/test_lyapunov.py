@@ -282,3 +282,10 @@ def test_sde_paths_share_their_noise():
     assert torch.allclose(a.x, x)
     with pytest.raises(ValueError, match="noise must be"):
         sde_lyapunov(drift, lambda t: torch.tensor(0.5), x0, steps=31, noise=noise)
+
+
+def test_a_dimension_from_a_gap_needs_two_exponents():
+    # one exponent has no gap; the error says so instead of an IndexError from argmax
+    with pytest.raises(ValueError, match="at least 2 exponents"):
+        dimension_from_gap(torch.zeros(5, 1))
+    assert dimension_from_gap(torch.tensor([[0.0, -1.0]]))[0] == 1

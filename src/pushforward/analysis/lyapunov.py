@@ -517,6 +517,8 @@ def lyapunov_analysis(
 ) -> dict[str, Any]:
     """Analyse the trained run in `run_dir` and store the results in `out` (default: the run);
     the scalar results (what lyapunov.json holds)."""
+    if k is not None and k < 2:
+        raise ConfigError(f"k must be at least 2 (d̂ is read from a gap between exponents), got {k}")
     run_dir = RunReader(run_dir).require().path
     trained = load_trained(run_dir)
     out = Path(out) if out is not None else run_dir

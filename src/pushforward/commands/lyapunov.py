@@ -27,6 +27,7 @@ from pushforward.report.lyapunov_png import write_lyapunov_pngs
 __all__ = ["register"]
 
 at_least_two = int_at_least(2, "at least 2 samples", 100_000, "each sample carries D×k vectors")
+two_vectors = int_at_least(2, "at least 2 tangent vectors (d̂ is read from a gap between exponents)")
 
 
 def cmd_lyapunov(args: argparse.Namespace) -> int:
@@ -80,7 +81,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run_dir", help="a trained run directory")
     p.add_argument("-n", type=at_least_two, default=500, help="samples (default 500)")
-    p.add_argument("-k", type=positive, default=None, help="tangent vectors (default: all, d)")
+    p.add_argument(
+        "-k",
+        type=two_vectors,
+        default=None,
+        help="tangent vectors, at least 2 (default: all, d)",
+    )
     p.add_argument(
         "--steps", type=positive, default=None, help="ODE/SDE steps (default: the run's)"
     )

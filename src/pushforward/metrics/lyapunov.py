@@ -251,6 +251,8 @@ def principal_angles(a: Tensor, b: Tensor) -> np.ndarray:
 
 def dimension_from_gap(exponents: Tensor) -> tuple[int, Tensor]:
     """(d̂, gaps [k−1]): d̂ = 1 + argmax_i (λ̄_i − λ̄_{i+1}) of the sample-mean spectrum."""
+    if exponents.shape[-1] < 2:
+        raise ValueError(f"a gap needs at least 2 exponents per sample, got {exponents.shape[-1]}")
     mean = exponents.double().mean(0)
     gaps = mean[:-1] - mean[1:]
     return int(gaps.argmax()) + 1, gaps
