@@ -4,6 +4,7 @@ three outputs, and a killed reproduce resumes without retraining what it finishe
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -17,7 +18,10 @@ from pushforward.cli import main
 from pushforward.errors import ConfigError
 from pushforward.run import Layout, RunReader
 from pushforward.studies.reproduce import (
+    OPS,
     README_MARKERS,
+    Check,
+    CheckResult,
     claims_markdown,
     load_claims,
     reproduce,
@@ -107,14 +111,22 @@ def test_a_tiny_claim_runs_end_to_end_into_the_three_outputs(tmp_path, claims_fi
     assert RunReader(out / first["runs"][0]).info().step == 40
 
 
-def test_verdicts():
-    class R:
-        def __init__(self, passed):
-            self.passed = passed
+def test_verdicts_count_checks_and_the_seeds_a_failing_check_passes_on():
+    def R(values, op=">=", threshold=0.95):
+        check = Check("drift-bimodal", "eval:dominant_mode_mass", op, threshold)
+        mean = sum(values) / len(values)
+        return CheckResult(check, values, OPS[op](mean, threshold))
 
-    assert verdict([R(True), R(True)]) == "reproduced"
-    assert verdict([R(True), R(False)]) == "partly"
-    assert verdict([R(False)]) == "not reproduced"
+    assert verdict([R([1.0, 1.0]), R([0.97])]) == "reproduced"
+    assert verdict([R([1.0]), R([0.5])]) == "partly"
+    # collapse on two seeds of three: the mean 0.84 fails, the claim holds on two seeds
+    two_of_three = R([1.0, 1.0, 0.513])
+    assert not two_of_three.passed and two_of_three.seed_passes == 2
+    assert verdict([two_of_three]) == "partly"
+    assert verdict([R([0.5, 0.6, 0.513])]) == "not reproduced"
+    assert verdict([R([0.2], op="<=", threshold=0.1)]) == "not reproduced"
+    assert R([0.05, 0.2], op="<=", threshold=0.1).seed_passes == 1
+    assert R([math.nan, 1.0]).seed_passes == 1
 
 
 def test_a_killed_reproduce_resumes_without_retraining_finished_runs(tmp_path, claims_file):

@@ -13,7 +13,8 @@ and a threshold. A metric is `SOURCE:KEY`:
 and a check may divide its value by the same metric of another experiment (`relative_to`).
 Each check is run on `seeds` seeds (trained run directories under OUT/runs/, a finished run
 reused, a killed one resumed), its mean compared with the threshold; a claim is *reproduced*
-when every check passes, *partly* when some do, *not reproduced* when none does. For `eval`
+when every check passes, *partly* when some do (or a failing check passes on some seeds: a
+collapse on two seeds of three), *not reproduced* when no check passes on any seed. For `eval`
 metrics the run also says whether it converged: the same metric on the snapshot at about half
 the steps is within 5 % of the last one. Two budgets: `quick` (minutes, CI) and `full` (the
 docs' budget). Outputs: OUT/claims.json, claims.md and claims.html (one row per claim, links
@@ -319,13 +320,19 @@ class CheckResult:
         """Mean ± std over seeds."""
         return Stat.of(self.values)
 
+    @property
+    def seed_passes(self) -> int:
+        """On how many seeds the check passes by itself."""
+        op, t = OPS[self.check.op], self.check.threshold
+        return sum(math.isfinite(v) and op(v, t) for v in self.values)
+
 
 def verdict(results: list[CheckResult]) -> str:
-    """reproduced (every check passes), partly (some do) or not reproduced (none does)."""
-    passed = sum(r.passed for r in results)
-    if passed == len(results):
+    """reproduced (every check's mean passes), partly (some do, or a failing check passes on
+    some seeds) or not reproduced (no check passes on any seed)."""
+    if all(r.passed for r in results):
         return "reproduced"
-    return "partly" if passed else "not reproduced"
+    return "partly" if any(r.passed or r.seed_passes for r in results) else "not reproduced"
 
 
 def _evaluate_check(
@@ -417,6 +424,7 @@ def _record(
                 "mean": _finite(r.stat.mean),
                 "std": _finite(r.stat.std),
                 "passed": r.passed,
+                "seed_passes": r.seed_passes,
                 "converged": r.converged,
                 "runs": r.runs,
             }
@@ -440,7 +448,9 @@ def _measured(check: dict[str, Any]) -> str:
     text = f"{format(check['mean'], spec)} ± {format(check['std'] or 0.0, spec)}"
     flags = [c for c in check["converged"] if c is not None]
     conv = "" if not flags else " (converged)" if all(flags) else " (not converged)"
-    return text + conv
+    n, k = len(check["values"]), check.get("seed_passes")
+    seeds = f", passes on {k}/{n} seeds" if k is not None and n > 1 and 0 < k < n else ""
+    return text + conv + seeds
 
 
 def claims_markdown(records: list[dict[str, Any]]) -> str:
