@@ -140,15 +140,15 @@ class Layout:
 
     def is_own_entry(self, entry: Path) -> bool:
         """Whether a direct entry of the run folder is one this package writes: a named file,
-        snapshots/, tensorboard/, the lock, a temp file of an atomic write, a PNG, a sub-run of
-        an analysis."""
+        snapshots/, tensorboard/, the lock, a temp file of an atomic write (`.NAME.RANDOM.tmp`),
+        a PNG, a sub-run of an analysis."""
         name = entry.name
         named = {p.name for p in self.own_files()} | {"snapshots", ".lock", *SUBRUNS}
         named.add(self.tensorboard.name)
         return (
             name in named
             or name.endswith(".png")
-            or (name.startswith(".") and name.endswith(".tmp"))
+            or (name.startswith(".") and name.endswith(".tmp") and name.count(".") >= 3)
         )
 
     def own_files(self) -> list[Path]:

@@ -25,7 +25,7 @@ from pushforward.errors import RunDirError
 from pushforward.run.checkpoint import load_latest_checkpoint, previous_path
 from pushforward.run.files import read_json, read_sets, read_toml
 from pushforward.run.layout import Layout
-from pushforward.run.records import EvalRecord, MetricLine, RunInfo, SnapshotEntry
+from pushforward.run.records import FORMAT, EvalRecord, MetricLine, RunInfo, SnapshotEntry
 
 __all__ = [
     "PANEL_ORDER",
@@ -176,9 +176,11 @@ class RunReader:
         if not self.layout.info.is_file():
             return False, "it has no run.json"
         try:
-            self.info()
+            info = self.info()
         except RunDirError as e:
             return False, f"its run.json is not ours ({e})"
+        if not info.format.startswith(FORMAT.split("/")[0] + "/"):
+            return False, f"its run.json is not ours (format {info.format!r})"
         trained = self.layout.checkpoint.is_file() or self.layout.previous_checkpoint.is_file()
         if not trained and not any(self.layout.snapshots.glob("step_*.safetensors")):
             return False, "it has neither a checkpoint nor snapshots"
