@@ -23,6 +23,7 @@ from pushforward.studies.reproduce import (
     Check,
     CheckResult,
     claims_markdown,
+    fill_claims_blocks,
     load_claims,
     reproduce,
     verdict,
@@ -156,15 +157,48 @@ def test_a_killed_reproduce_resumes_without_retraining_finished_runs(tmp_path, c
     assert record["seeds"] == 2 and len(record["checks"][0]["values"]) == 2
 
 
-def test_publish_puts_the_table_into_the_readme(tmp_path, claims_file):
+def test_publish_fills_the_claims_blocks_of_the_readme_and_the_docs_pages(tmp_path, claims_file):
     out = tmp_path / "out"
-    reproduce(out, claims_file=claims_file)
+    records = reproduce(out, claims_file=claims_file)
     readme = tmp_path / "README.md"
     start, end = README_MARKERS
     readme.write_text(f"# x\n\n{start}\nold table\n{end}\n\nmore\n")
-    assert main(["reproduce", "--publish", str(out), "--docs", str(tmp_path / "docs"),
+    page = tmp_path / "docs" / "page.md"
+    page.parent.mkdir()
+    page.write_text(f"a\n<!-- claims:start ids=tiny-fm -->\nold\n{end}\nb\n")
+    untouched = tmp_path / "docs" / "other.md"
+    untouched.write_text("no block here\n")
+    assert main(["reproduce", "--publish", str(out), "--docs", str(tmp_path / "docs" / "claims"),
                  "--readme", str(readme)]) == 0  # fmt: skip
     text = readme.read_text()
     table = claims_markdown(json.loads((out / "claims.json").read_text())["claims"])
     assert f"{start}\n{table}{end}" in text and "old table" not in text and "more" in text
-    assert (tmp_path / "docs" / "claims.json").is_file()
+    one = claims_markdown([r for r in records if r["id"] == "tiny-fm"])
+    assert page.read_text() == f"a\n<!-- claims:start ids=tiny-fm -->\n{one}{end}\nb\n"
+    assert untouched.read_text() == "no block here\n"
+    assert (tmp_path / "docs" / "claims" / "claims.json").is_file()
+
+
+def test_a_block_asking_for_a_claim_the_results_lack_is_refused_before_writing(tmp_path):
+    records = [{"id": "a", "seed": "000", "claim": "c", "profile": "full", "seeds": 3,
+                "verdict": "reproduced", "checks": []}]  # fmt: skip
+    text = "<!-- claims:start ids=a,zz -->\nold\n<!-- claims:end -->\n"
+    with pytest.raises(ConfigError, match="claim 'zz'.*--only zz"):
+        fill_claims_blocks(text, records, "page.md")
+    filled = fill_claims_blocks(text.replace(",zz", ""), records)
+    assert "`a` (seed 000)" in filled and "old" not in filled
+
+
+def test_the_shipped_tables_are_the_shipped_results():
+    """README's and docs' claims blocks equal what docs/claims/claims.json generates."""
+    root = Path(__file__).resolve().parents[2]
+    shipped = root / "docs" / "claims" / "claims.json"
+    if not shipped.is_file():
+        pytest.skip("no shipped full run yet")
+    records = json.loads(shipped.read_text())["claims"]
+    for path in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        text = path.read_text()
+        assert fill_claims_blocks(text, records, str(path)) == text, (
+            f"{path.name}: its claims block is stale; run `pushforward reproduce --publish "
+            "runs/reproduce-full`"
+        )

@@ -30,8 +30,9 @@ _seeds = int_at_least(1, "a number of seeds >= 1", 20, "a table needs a few, not
 def _cmd(args: argparse.Namespace) -> int:
     """Run or publish the claims."""
     if args.publish:
-        readme = publish(args.publish, Path(args.docs), Path(args.readme))
-        print(f"wrote {args.docs}/claims.json, claims.md and the table in {readme}")
+        changed = publish(args.publish, Path(args.docs), Path(args.readme))
+        print(f"wrote {args.docs}/claims.json, claims.md and the claims blocks of "
+              f"{', '.join(map(str, changed))}")  # fmt: skip
         return 0
     only = [c for c in args.only.split(",") if c] if args.only else None
     out = Path(args.out or f"runs/reproduce-{args.profile}")
@@ -53,7 +54,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--out", help="output folder (default runs/reproduce-PROFILE)")
     s.add_argument("--quiet", action="store_true", help="no progress output")
     s.add_argument("--claims", default=str(CLAIMS_FILE), help="a claims file (default: shipped)")
-    s.add_argument("--publish", metavar="RESULTS", help="copy RESULTS' verdicts into docs/README")
+    s.add_argument(
+        "--publish",
+        metavar="RESULTS",
+        help="copy RESULTS' verdicts into docs/ and the claims blocks of the README and docs/*.md",
+    )
     s.add_argument("--docs", default="docs/claims", help="with --publish: where claims.* go")
     s.add_argument("--readme", default="README.md", help="with --publish: the README to update")
     s.set_defaults(func=_cmd)

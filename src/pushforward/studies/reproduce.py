@@ -32,6 +32,7 @@ import html
 import json
 import math
 import operator
+import re
 import time
 import tomllib
 from dataclasses import asdict, dataclass, field
@@ -65,6 +66,7 @@ __all__ = [
     "verdict",
     "claims_markdown",
     "publish",
+    "fill_claims_blocks",
     "README_MARKERS",
 ]
 
@@ -467,7 +469,8 @@ def claims_markdown(records: list[dict[str, Any]]) -> str:
         })  # fmt: skip
     columns = ["claim", "checks (mean ± std over seeds)", "seeds", "verdict"]
     profile = records[0]["profile"] if records else "?"
-    caption = f"Claims of the seed documents, profile `{profile}` (`pushforward reproduce`)."
+    caption = (f"Claims of the seed documents, profile `{profile}`; a row is made by `pushforward "
+               f"reproduce --profile {profile} --only ID`.")  # fmt: skip
     return Table(columns, rows, caption=caption).markdown()
 
 
@@ -515,25 +518,56 @@ def _write(out: Path, records: list[dict[str, Any]], profile: str) -> None:
     atomic_write_bytes(out / "claims.html", _html(records, out).encode())
 
 
-def publish(results: str | Path, docs: str | Path, readme: str | Path) -> Path:
-    """Ship a run's verdicts: copy its claims.json / claims.md into `docs` and replace the
-    README's block between `README_MARKERS` with the table, so prose and numbers cannot drift
-    apart; the README path."""
+_BLOCK = re.compile(
+    r"<!-- claims:start(?: ids=(?P<ids>[\w,-]+))? -->\n.*?<!-- claims:end -->", re.DOTALL
+)
+
+
+def fill_claims_blocks(text: str, records: list[dict[str, Any]], where: str = "text") -> str:
+    """Replace every `<!-- claims:start [ids=A,B] -->` … `<!-- claims:end -->` block of `text`
+    with the verdict table of its claims (all without `ids=`); ConfigError on an unknown id."""
+    by_id = {r["id"]: r for r in records}
+
+    def table(match: re.Match) -> str:
+        ids = match["ids"].split(",") if match["ids"] else list(by_id)
+        missing = [i for i in ids if i not in by_id]
+        if missing:
+            raise ConfigError(
+                f"{where} asks for claim {missing[0]!r}, which the results do not hold; run "
+                f"`pushforward reproduce --only {missing[0]}` into them"
+            )
+        head = match.group(0).split("\n", 1)[0]
+        return f"{head}\n{claims_markdown([by_id[i] for i in ids])}{README_MARKERS[1]}"
+
+    return _BLOCK.sub(table, text)
+
+
+def publish(
+    results: str | Path, docs: str | Path, readme: str | Path, pages: list[Path] | None = None
+) -> list[Path]:
+    """Ship a run's verdicts: copy its claims.json / claims.md into `docs` and fill the claims
+    blocks of the README (which must have one) and of `pages` (default: docs' parent's *.md),
+    so prose and numbers cannot drift apart; the files changed."""
     results, docs, readme = Path(results), Path(docs), Path(readme)
     if not (results / "claims.json").is_file():
         raise ConfigError(
             f"{results} has no claims.json: run `pushforward reproduce` into it first"
         )
     data = json.loads((results / "claims.json").read_text())
+    records = data["claims"]
+    text = readme.read_text()
+    if not _BLOCK.search(text):
+        start, end = README_MARKERS
+        raise ConfigError(f"{readme} has no {start} … {end} block for the claims table")
+    pages = sorted(docs.parent.glob("*.md")) if pages is None else pages
+    filled = {readme: fill_claims_blocks(text, records, str(readme))}
+    for page in pages:
+        before = page.read_text()
+        if _BLOCK.search(before):
+            filled[page] = fill_claims_blocks(before, records, str(page))
     docs.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(docs / "claims.json", (json.dumps(data, indent=1) + "\n").encode())
-    table = claims_markdown(data["claims"])
-    atomic_write_bytes(docs / "claims.md", table.encode())
-    text = readme.read_text()
-    start, end = README_MARKERS
-    if start not in text or end not in text:
-        raise ConfigError(f"{readme} has no {start} … {end} block for the claims table")
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    atomic_write_bytes(readme, f"{head}{start}\n{table}{end}{tail}".encode())
-    return readme
+    atomic_write_bytes(docs / "claims.md", claims_markdown(records).encode())
+    for path, after in filled.items():  # every block is checked before anything is written
+        atomic_write_bytes(path, after.encode())
+    return list(filled)
