@@ -289,3 +289,35 @@ def test_a_dimension_from_a_gap_needs_two_exponents():
     with pytest.raises(ValueError, match="at least 2 exponents"):
         dimension_from_gap(torch.zeros(5, 1))
     assert dimension_from_gap(torch.tensor([[0.0, -1.0]]))[0] == 1
+
+
+def _exact_sphere_velocity(basis: torch.Tensor):
+    """The exact flow-matching velocity N(0, I_D) -> uniform S² in span(basis [D, 3]):
+    v = (A(κ) x̂_∥ − x)/(1 − t), A(κ) = coth κ − 1/κ, κ = t |x_∥| / (1 − t)² (the posterior of
+    x₁ given x_t is von Mises–Fisher on the sphere)."""
+
+    def velocity(t, x):
+        y = x @ basis
+        r = y.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        kappa = t * r / (1 - t) ** 2
+        a = torch.where(kappa > 1e-3, 1 / torch.tanh(kappa) - 1 / kappa, kappa / 3)
+        return ((a * y / r) @ basis.T - x) / (1 - t)
+
+    return velocity
+
+
+def test_exact_flow_onto_a_sphere_in_r6_has_nested_gaps_and_a_dominated_splitting():
+    sphere = make_distribution("sphere", radius=1.0, embed_dim=6).manifold
+    velocity = _exact_sphere_velocity(sphere.basis)
+    x0 = torch.randn(40, 6, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    res = ode_lyapunov(velocity, x0, steps=50, generator=torch.Generator().manual_seed(1))
+    lam = res.exponents.mean(0)
+    # tangent ≈ −0.32 (twice), radial ≈ −11, out of the span collapsed (round-off, ≪ −30)
+    assert abs(lam[0] - lam[1]) < 0.05 and -0.5 < lam[0] < -0.2
+    assert -13 < lam[2] < -9 and lam[3:].max() < -30
+    assert dimension_from_gap(res.exponents)[0] == 3  # the largest gap is the span's
+    assert nested_dimensions(res.exponents) == [2, 3]  # the finest is the sphere's
+    assert principal_angles(res.vectors[:, :, :2], sphere.tangent(res.x)).max() < 1e-6
+    split = tangent_splitting(velocity, x0, sphere, steps=50)
+    assert split.domination.min() > 5 and split.mixing.max() < 1e-9
+    assert split.cone_angle.max() < 0.01  # 45° squeezed by about e^(−domination · T)
