@@ -4,7 +4,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PF     := $(VENV)/bin/pushforward
 
-.PHONY: venv bench-deps demo test test-all lint format browser clean docs test-wheel mutate
+.PHONY: venv bench-deps demo test test-all lint format browser clean docs test-wheel mutate \
+	reproduce-quick
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -40,6 +41,11 @@ docs: venv
 # build the wheel, install it into a fresh venv (torch pinned first), list and run 20 steps
 test-wheel: venv
 	$(PY) -m pytest -q -m wheel tests/packaging
+
+# three seed claims at their quick budgets, end to end (CI): exit 1 unless all reproduce
+reproduce-quick: venv
+	OMP_NUM_THREADS=1 $(PF) reproduce --profile quick --strict --quiet --out runs/reproduce-ci \
+		--only drift-collapse,fm-both-modes,latent-flow-gauss-control
 
 lint: venv
 	$(VENV)/bin/ruff check src tests scripts conftest.py

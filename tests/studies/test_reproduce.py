@@ -112,6 +112,13 @@ def test_a_tiny_claim_runs_end_to_end_into_the_three_outputs(tmp_path, claims_fi
     assert RunReader(out / first["runs"][0]).info().step == 40
 
 
+def test_strict_fails_the_command_when_a_claim_is_not_reproduced(tmp_path, claims_file, capsys):
+    base = ["reproduce", "--claims", str(claims_file), "--out", str(tmp_path / "o"), "--quiet"]
+    assert main(base) == 0  # a verdict table, whatever it says
+    assert main([*base, "--strict"]) == 1  # the finished run reused: only the verdict again
+    assert "--strict: not reproduced at this budget: tiny-fm" in capsys.readouterr().err
+
+
 def test_verdicts_count_checks_and_the_seeds_a_failing_check_passes_on():
     def R(values, op=">=", threshold=0.95):
         check = Check("drift-bimodal", "eval:dominant_mode_mass", op, threshold)

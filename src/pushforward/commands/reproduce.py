@@ -11,6 +11,7 @@ an interruption. See `pushforward.studies.reproduce` and experiments/claims.toml
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from pushforward.argtypes import int_at_least
@@ -41,6 +42,10 @@ def _cmd(args: argparse.Namespace) -> int:
                         progress=not args.quiet)  # fmt: skip
     print(claims_markdown(records))
     print(f"wrote {out}/claims.json, claims.md, claims.html")
+    failed = [r["id"] for r in records if r["verdict"] != "reproduced"]
+    if args.strict and failed:
+        print(f"--strict: not reproduced at this budget: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -53,6 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--device", help="cpu or cuda (overrides train.device)")
     s.add_argument("--out", help="output folder (default runs/reproduce-PROFILE)")
     s.add_argument("--quiet", action="store_true", help="no progress output")
+    s.add_argument(
+        "--strict", action="store_true", help="exit 1 unless every claim run is reproduced (CI)"
+    )
     s.add_argument("--claims", default=str(CLAIMS_FILE), help="a claims file (default: shipped)")
     s.add_argument(
         "--publish",
