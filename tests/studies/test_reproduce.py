@@ -115,7 +115,11 @@ def test_a_tiny_claim_runs_end_to_end_into_the_three_outputs(tmp_path, claims_fi
 def test_strict_fails_the_command_when_a_claim_is_not_reproduced(tmp_path, claims_file, capsys):
     base = ["reproduce", "--claims", str(claims_file), "--out", str(tmp_path / "o"), "--quiet"]
     assert main(base) == 0  # a verdict table, whatever it says
-    assert main([*base, "--strict"]) == 1  # the finished run reused: only the verdict again
+    run = tmp_path / "o" / "runs" / "fm-bimodal" / "quick" / "seed=0"
+    trained = Layout(run).checkpoint.stat().st_mtime_ns
+    # the finished run is reused (only the verdict again), though it trained on other threads
+    assert main([*base, "--strict", "--threads", "2"]) == 1
+    assert Layout(run).checkpoint.stat().st_mtime_ns == trained
     assert "--strict: not reproduced at this budget: tiny-fm" in capsys.readouterr().err
 
 

@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from pushforward.argtypes import int_at_least
+from pushforward.argtypes import int_at_least, threads
 from pushforward.studies.reproduce import (
     CLAIMS_FILE,
     PROFILES,
@@ -38,7 +38,7 @@ def _cmd(args: argparse.Namespace) -> int:
     only = [c for c in args.only.split(",") if c] if args.only else None
     out = Path(args.out or f"runs/reproduce-{args.profile}")
     records = reproduce(out, profile=args.profile, only=only, seeds=args.seeds,
-                        device=args.device, claims_file=args.claims,
+                        device=args.device, threads=args.threads, claims_file=args.claims,
                         progress=not args.quiet)  # fmt: skip
     print(claims_markdown(records))
     print(f"wrote {out}/claims.json, claims.md, claims.html")
@@ -56,6 +56,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--only", help="comma-separated claim ids (default: every claim)")
     s.add_argument("--seeds", type=_seeds, help="seeds per check (default: the profile's)")
     s.add_argument("--device", help="cpu or cuda (overrides train.device)")
+    s.add_argument(
+        "--threads",
+        type=threads,
+        help="CPU threads per run (train.threads; finished runs are "
+        "reused whatever they trained with)",
+    )
     s.add_argument("--out", help="output folder (default runs/reproduce-PROFILE)")
     s.add_argument("--quiet", action="store_true", help="no progress output")
     s.add_argument(

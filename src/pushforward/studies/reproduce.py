@@ -46,10 +46,10 @@ from pushforward.analysis.lyapunov import lyapunov_analysis
 from pushforward.analysis.maps import map_scores
 from pushforward.analysis.quality import EVAL_STREAMS, quality
 from pushforward.config import dump_toml
-from pushforward.errors import ConfigError, suggest
+from pushforward.errors import ConfigError, RunDirError, suggest
 from pushforward.experiments import EXPERIMENTS_DIR, experiments, resolve
 from pushforward.methods import build_data
-from pushforward.pipeline import run
+from pushforward.pipeline import RESUMABLE_TRAIN_KEYS, run
 from pushforward.run import RunReader, atomic_write_bytes
 from pushforward.runtime import stream_generator
 from pushforward.studies.table import Stat, Table
@@ -230,22 +230,53 @@ def _run_dir(out: Path, experiment: str, overrides: tuple[str, ...], profile: st
     return out / "runs" / f"{experiment}{tag}" / profile
 
 
+@dataclass(frozen=True)
+class Execution:
+    """Where and how runs train; none of it is part of a run's identity (a finished run
+    trained with other threads is reused)."""
+
+    device: str | None = None
+    threads: int | None = None
+    progress: bool = False
+
+
+def _same_run(path: Path, config: dict[str, Any]) -> bool:
+    """Whether the run at `path` was configured as `config`, up to its [train] keys that may
+    change on resume (threads, loggers, ...; steps are compared by the caller)."""
+    reader = RunReader(path)
+    if not reader.layout.config.is_file():
+        return False
+    try:
+        old = reader.config()
+    except RunDirError:
+        return False
+    ignore = set(RESUMABLE_TRAIN_KEYS) - {"steps"}
+
+    def key(c: dict[str, Any]) -> str:
+        train = {k: v for k, v in c.get("train", {}).items() if k not in ignore}
+        return dump_toml({**c, "train": train})
+
+    return key(old) == key(config)
+
+
 def _train(
     experiment: str, overrides: list[str], steps: int | None, seed: int, path: Path,
-    device: str | None, progress: bool,
+    how: Execution,
 ) -> Path:  # fmt: skip
     """The trained run at `path`: reused when finished under the same config, resumed when a
     kill left a checkpoint of it, trained otherwise."""
-    config = resolve(experiment, overrides, steps=steps, seed=seed, device=device)
+    if how.threads is not None:
+        overrides = [*overrides, f"train.threads={how.threads}"]
+    config = resolve(experiment, overrides, steps=steps, seed=seed, device=how.device)
     reader = RunReader(path)
-    same = reader.layout.config.is_file() and reader.layout.config.read_text() == dump_toml(config)
+    same = _same_run(path, config)
     if same and reader.layout.info.is_file():
         info = reader.info()
         if info.status == "done" and info.step == config["train"]["steps"]:
             return path
     resume = same and reader.has_checkpoint()
-    return run(experiment, path, overrides, steps=steps, seed=seed, device=device,
-               resume=resume, overwrite=not resume, progress=progress)  # fmt: skip
+    return run(experiment, path, overrides, steps=steps, seed=seed, device=how.device,
+               resume=resume, overwrite=not resume, progress=how.progress)  # fmt: skip
 
 
 def _lookup(tree: Any, dotted: str) -> float:
@@ -338,21 +369,19 @@ def verdict(results: list[CheckResult]) -> str:
 
 
 def _evaluate_check(
-    claim: Claim, check: Check, profile: str, seeds: int, out: Path, device: str | None,
-    progress: bool,
-) -> CheckResult:  # fmt: skip
+    claim: Claim, check: Check, profile: str, seeds: int, out: Path, how: Execution
+) -> CheckResult:
     """Train (or reuse) the check's runs on every seed and measure them."""
     budget = claim.budget(profile)
     values, converged, runs = [], [], []
     for seed in range(seeds):
         overrides = [*budget.overrides, *check.overrides]
         path = _run_dir(out, check.experiment, check.overrides, profile) / f"seed={seed}"
-        _train(check.experiment, overrides, budget.steps, seed, path, device, progress)
+        _train(check.experiment, overrides, budget.steps, seed, path, how)
         value = _measure(path, check)
         if check.relative_to:
             base = _run_dir(out, check.relative_to, (), profile) / f"seed={seed}"
-            _train(check.relative_to, list(budget.overrides), budget.steps, seed, base, device,
-                   progress)  # fmt: skip
+            _train(check.relative_to, list(budget.overrides), budget.steps, seed, base, how)
             value = value / _measure(base, Check(check.relative_to, check.metric, check.op, 0.0))
         values.append(value)
         converged.append(_converged(path, check))
@@ -369,11 +398,13 @@ def reproduce(
     only: list[str] | None = None,
     seeds: int | None = None,
     device: str | None = None,
+    threads: int | None = None,
     claims_file: str | Path = CLAIMS_FILE,
     progress: bool = False,
 ) -> list[dict[str, Any]]:
     """Run the claims (all, or `only` these ids) at `profile`'s budget and write claims.json,
-    claims.md and claims.html into `out`; one record per claim."""
+    claims.md and claims.html into `out`; one record per claim. `device` and `threads` say
+    where runs train, not what they are: finished runs are reused whatever they trained on."""
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; choose one of {PROFILES}")
     claims = load_claims(claims_file)
@@ -393,8 +424,8 @@ def reproduce(
         claim = claims[cid]
         n = seeds or claim.budget(profile).seeds
         tic = time.perf_counter()
-        results = [_evaluate_check(claim, c, profile, n, out, device, progress)
-                   for c in claim.checks]  # fmt: skip
+        how = Execution(device, threads, progress)
+        results = [_evaluate_check(claim, c, profile, n, out, how) for c in claim.checks]
         records.append(_record(claim, results, profile, n, time.perf_counter() - tic))
         if progress:
             print(f"{cid}: {records[-1]['verdict']}", flush=True)
