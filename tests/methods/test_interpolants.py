@@ -1,5 +1,6 @@
 """Stochastic interpolants: endpoints, exact Gaussian fields, ODE vs SDE, Chi KS, latent flow."""
 
+import itertools
 import math
 
 import pytest
@@ -7,7 +8,7 @@ import torch
 from scipy import stats
 
 from pushforward.data import make_distribution
-from pushforward.interpolants import Interpolant, integrate_sde
+from pushforward.interpolants import Interpolant, integrate_sde, linear_interpolant, ot_pairing
 from pushforward.methods import build_method
 from pushforward.metrics.gaussian_target import chi_ks, isotropic_report
 from pushforward.nets import MLP, NetConfig
@@ -206,3 +207,41 @@ def test_autoencoder_latent_flow_learns_its_chart_and_its_flow():
     assert all(p.grad is None or not p.grad.any() for p in flow_only.chart.parameters())
     assert all(p.grad is not None for p in flow_only.flow.velocity.parameters())
     assert method.sample(7, generator=torch.Generator().manual_seed(3)).shape == (7, 6)
+
+
+def test_linear_interpolant_per_row_times_value_and_velocity():
+    """Row i at its own t_i: x_t = (1 − t) x0 + t x1 (t = 0, 1/4, 1), and u_t = x1 − x0."""
+    x0 = torch.tensor([[1.0, -2.0], [4.0, 8.0], [0.5, 3.0]])
+    x1 = torch.tensor([[3.0, 6.0], [-4.0, 0.0], [2.5, -1.0]])
+    xt, ut = linear_interpolant(x0, x1, torch.tensor([0.0, 0.25, 1.0]))
+    assert torch.equal(xt, torch.tensor([[1.0, -2.0], [2.0, 6.0], [2.5, -1.0]]))
+    assert torch.equal(ut, torch.tensor([[2.0, 8.0], [-8.0, -8.0], [2.0, -4.0]]))
+
+
+def test_ot_pairing_matches_the_brute_force_optimal_permutation():
+    """6 points: perm minimises Σ‖x0[i] − x1[perm[i]]‖² over all 720 permutations."""
+    g = torch.Generator().manual_seed(4)
+    x0, x1 = torch.randn(6, 2, generator=g), torch.randn(6, 2, generator=g)
+    sq = torch.cdist(x0, x1).double().square()
+
+    def cost(p, c=sq):
+        return sum(float(c[i, j]) for i, j in enumerate(p))
+
+    perms = list(itertools.permutations(range(6)))
+    best = min(perms, key=cost)
+    # this problem tells the answer apart from its inverse and from the unsquared-cost optimum
+    assert [best.index(i) for i in range(6)] != list(best)
+    assert min(perms, key=lambda p: cost(p, sq.sqrt())) != best
+    perm = ot_pairing(x0, x1)
+    assert perm.dtype == torch.int64 and perm.shape == (6,)
+    assert perm.tolist() == list(best)
+    assert sorted(perm.tolist()) == list(range(6))
+
+
+def test_ot_pairing_returns_the_inverse_of_a_shuffle():
+    """x1 = x0[σ]: pairing x0[i] with x1[perm[i]] = x0[i] needs perm = σ⁻¹ (indices into x1)."""
+    x0 = torch.randn(7, 3, generator=_gen(5))
+    sigma = torch.tensor([3, 0, 6, 1, 5, 2, 4])  # not an involution
+    perm = ot_pairing(x0, x0[sigma])
+    assert perm.tolist() == torch.argsort(sigma).tolist()
+    assert torch.equal(x0[sigma][perm], x0)
