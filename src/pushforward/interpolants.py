@@ -5,13 +5,19 @@ A stochastic interpolant joins `x₀ ~ p` (source) and `x₁ ~ q` (target) throu
     x_t = α(t) x₀ + β(t) x₁ + γ(t) z,      z ~ N(0, I),  t ∈ [0, 1],
 
 with α(0) = β(1) = 1, α(1) = β(0) = 0 and γ(0) = γ(1) = 0, so x_t is x₀ at t = 0 and x₁ at
-t = 1. Two paths (α, β) are offered,
+t = 1. Four paths (α, β) are offered, the affine schedulers of Meta's flow_matching (their
+`X_t = α_t X₁ + σ_t X₀` is our β = α_t, α = σ_t),
 
-    linear   α = 1 − t,          β = t
-    trig     α = cos(πt/2),      β = sin(πt/2)
+    linear       α = 1 − t,              β = t              (CondOTScheduler)
+    trig         α = cos(πt/2),          β = sin(πt/2)      (CosineScheduler)
+    polynomial   α = 1 − tⁿ,             β = tⁿ             (PolynomialConvexScheduler(n))
+    vp           α = √(1 − e^{−T}),      β = e^{−T/2}       (VPScheduler(0.1, 20)),
+                 T(t) = ½ (1 − t)² (β_max − β_min) + (1 − t) β_min
 
-and one noise family, γ(t) = σ √(2t(1 − t)) (a Brownian bridge of scale σ; σ = 0 is plain
-flow matching). The density ρ_t of x_t solves a transport equation with velocity
+(the VP path starts at β(0) = e^{−T(0)/2} ≈ 6.6·10⁻³, not 0: the peer's definition), and two
+noise families, `brownian` γ(t) = σ √(2t(1 − t)) and `bridge` γ(t) = σ √(t(1 − t)), the
+Brownian bridge of variance σ² of the Schrödinger-bridge matcher (torchcfm's SB-CFM); σ = 0 is
+plain flow matching. The density ρ_t of x_t solves a transport equation with velocity
 
     b(t, x) = E[α̇ x₀ + β̇ x₁ + γ̇ z | x_t = x] = v(t, x) + γ̇(t) η_z(t, x),
 
@@ -33,6 +39,10 @@ References:
     arXiv:2210.02747.
     Tong et al. (2024). Improving and generalizing flow-based generative models with minibatch
     optimal transport. arXiv:2302.00482.
+    Tong et al. (2024). Simulation-free Schrödinger bridges via score and flow matching.
+    arXiv:2307.03672.
+    Cuturi (2013). Sinkhorn Distances: Lightspeed Computation of Optimal Transport.
+    arXiv:1306.0895.
 
 Example:
     >>> path = Interpolant("trig", sigma=0.5)
@@ -56,16 +66,22 @@ from pushforward.ode import Solution
 
 __all__ = [
     "PATHS",
+    "NOISES",
+    "VP_BETA",
     "DIFFUSIONS",
     "T_CLIP",
     "Coefficients",
     "Interpolant",
     "linear_interpolant",
     "ot_pairing",
+    "sinkhorn_plan",
+    "sinkhorn_pairing",
     "integrate_sde",
 ]
 
-PATHS = ("linear", "trig")
+PATHS = ("linear", "trig", "polynomial", "vp")
+NOISES = ("brownian", "bridge")
+VP_BETA = (0.1, 20.0)  # (β_min, β_max) of the vp path: flow_matching's VPScheduler defaults
 DIFFUSIONS = ("constant", "gamma")
 T_CLIP = 1e-3  # fields with 1/γ or γ̇ are evaluated on [T_CLIP, 1 − T_CLIP]
 
@@ -85,19 +101,34 @@ class Coefficients:
 
 
 class Interpolant:
-    """x_t = α(t) x₀ + β(t) x₁ + γ(t) z for a path (`linear`, `trig`) and noise scale σ ≥ 0.
+    """x_t = α(t) x₀ + β(t) x₁ + γ(t) z for a path (`PATHS`) and noise scale σ ≥ 0.
 
     Arguments:
-        path: "linear" (α = 1 − t, β = t) or "trig" (α = cos πt/2, β = sin πt/2).
-        sigma: scale of γ(t) = σ √(2t(1 − t)); 0 gives the deterministic interpolant.
+        path: "linear" (α = 1 − t, β = t), "trig" (α = cos πt/2, β = sin πt/2),
+            "polynomial" (α = 1 − tⁿ, β = tⁿ) or "vp" (flow_matching's VPScheduler).
+        sigma: scale of the noise γ(t); 0 gives the deterministic interpolant.
+        exponent: n of the polynomial path (> 0).
+        noise: "brownian" γ = σ √(2t(1 − t)) or "bridge" γ = σ √(t(1 − t)).
     """
 
-    def __init__(self, path: str = "linear", sigma: float = 0.0) -> None:
+    def __init__(
+        self,
+        path: str = "linear",
+        sigma: float = 0.0,
+        *,
+        exponent: float = 2.0,
+        noise: str = "brownian",
+    ) -> None:
         if path not in PATHS:
             raise ValueError(f"unknown interpolant path {path!r}; choose one of {PATHS}")
+        if noise not in NOISES:
+            raise ValueError(f"unknown interpolant noise {noise!r}; choose one of {NOISES}")
         if sigma < 0:
             raise ValueError(f"the noise scale sigma must be >= 0, got {sigma}")
+        if exponent <= 0:
+            raise ValueError(f"the polynomial path's exponent must be > 0, got {exponent}")
         self.path, self.sigma = path, float(sigma)
+        self.exponent, self.noise = float(exponent), noise
 
     @property
     def stochastic(self) -> bool:
@@ -107,19 +138,43 @@ class Interpolant:
     def coefficients(self, t: Tensor) -> Coefficients:
         """α, β, γ and derivatives at `t [n]` or a scalar, shaped `[n, 1]` to broadcast."""
         t = t.reshape(-1, 1)
-        if self.path == "linear":
-            alpha, beta = 1 - t, t
-            d_alpha, d_beta = -torch.ones_like(t), torch.ones_like(t)
-        else:
-            half_pi = 0.5 * math.pi
-            alpha, beta = torch.cos(half_pi * t), torch.sin(half_pi * t)
-            d_alpha, d_beta = -half_pi * beta, half_pi * alpha
-        if self.stochastic:
+        alpha, beta, d_alpha, d_beta = self._path(t)
+        if self.stochastic and self.noise == "brownian":
             root = torch.sqrt((2 * t * (1 - t)).clamp_min(1e-12))
             gamma, d_gamma = self.sigma * root, self.sigma * (1 - 2 * t) / root
+        elif self.stochastic:  # bridge: γ = σ √(t(1 − t)), γ̇ = σ (1 − 2t) / (2 √(t(1 − t)))
+            root = torch.sqrt((t * (1 - t)).clamp_min(1e-12))
+            gamma, d_gamma = self.sigma * root, self.sigma * (1 - 2 * t) / (2 * root)
         else:
             gamma = d_gamma = torch.zeros_like(t)
         return Coefficients(alpha, beta, gamma, d_alpha, d_beta, d_gamma)
+
+    def _path(self, t: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """α, β, α̇, β̇ `[n, 1]` of the path at `t [n, 1]`."""
+        if self.path == "linear":
+            return 1 - t, t, -torch.ones_like(t), torch.ones_like(t)
+        if self.path == "trig":
+            half_pi = 0.5 * math.pi
+            alpha, beta = torch.cos(half_pi * t), torch.sin(half_pi * t)
+            return alpha, beta, -half_pi * beta, half_pi * alpha
+        if self.path == "polynomial":
+            n = self.exponent
+            beta, d_beta = t**n, n * t ** (n - 1)
+            return 1 - beta, beta, -d_beta, d_beta
+        low, high = VP_BETA
+        s = 1 - t
+        big_t = 0.5 * s**2 * (high - low) + s * low
+        d_big_t = -s * (high - low) - low
+        beta = torch.exp(-0.5 * big_t)
+        alpha = torch.sqrt(1 - torch.exp(-big_t))
+        return alpha, beta, 0.5 * d_big_t * torch.exp(-big_t) / alpha, -0.5 * d_big_t * beta
+
+    def conditional_velocity(self, x0: Tensor, x1: Tensor, z: Tensor | None, t: Tensor) -> Tensor:
+        """u_t = α̇ x₀ + β̇ x₁ + γ̇ z `[n, d]`: d x_t/dt along one path (the peers' target)."""
+        u = self.velocity_target(x0, x1, t)
+        if not self.stochastic or z is None:
+            return u
+        return u + self.coefficients(t).d_gamma * z
 
     def point(self, x0: Tensor, x1: Tensor, z: Tensor | None, t: Tensor) -> Tensor:
         """x_t `[n, d]` from endpoints `x0, x1 [n, d]`, noise `z [n, d]` and times `t [n]`."""
@@ -176,6 +231,45 @@ def ot_pairing(x0: Tensor, x1: Tensor) -> Tensor:
     n = cost.shape[0]
     plan = ot.emd(np.full(n, 1.0 / n), np.full(n, 1.0 / n), cost)
     return torch.as_tensor(plan.argmax(axis=1), device=x0.device)
+
+
+def sinkhorn_plan(
+    x0: Tensor, x1: Tensor, reg: float, *, iters: int = 1000, tol: float = 1e-9
+) -> Tensor:
+    """Entropic OT plan `[n, m]` (float64, uniform marginals) for the cost ‖x0ᵢ − x1ⱼ‖².
+
+    Solves min ⟨P, C⟩ − reg·H(P) by Sinkhorn's iterations in log space, f ← −reg·LSE((g − C)/reg)
+    + reg·log a and the same for g, until the row marginals are within `tol` (L1) or `iters`
+    passes; the plan is P = exp((f ⊕ g − C)/reg). This is POT's `ot.sinkhorn(a, b, C, reg)`,
+    the plan torchcfm's `OTPlanSampler("sinkhorn", reg)` samples from.
+    """
+    if reg <= 0:
+        raise ValueError(f"the entropic regularisation must be > 0, got {reg}")
+    cost = torch.cdist(x0.double(), x1.double()).square()
+    n, m = cost.shape
+    log_a = torch.full((n,), -math.log(n), dtype=cost.dtype, device=cost.device)
+    log_b = torch.full((m,), -math.log(m), dtype=cost.dtype, device=cost.device)
+    f, g = torch.zeros_like(log_a), torch.zeros_like(log_b)
+    for i in range(iters):
+        g = reg * (log_b - torch.logsumexp((f[:, None] - cost) / reg, dim=0))
+        f = reg * (log_a - torch.logsumexp((g[None, :] - cost) / reg, dim=1))
+        if i % 10 == 9:  # f was just updated: rows are exact, check the columns
+            column = torch.logsumexp((f[:, None] + g[None, :] - cost) / reg, dim=0).exp()
+            if (column - log_b.exp()).abs().sum() < tol:
+                break
+    return torch.exp((f[:, None] + g[None, :] - cost) / reg)
+
+
+def sinkhorn_pairing(
+    x0: Tensor, x1: Tensor, reg: float, generator: torch.Generator | None
+) -> tuple[Tensor, Tensor]:
+    """Indices `(i [n], j [n])`: n pairs drawn with replacement from the entropic OT plan of
+    `x0 [n, d]` and `x1 [m, d]` (`sinkhorn_plan`), as torchcfm's `sample_plan` draws them."""
+    plan = sinkhorn_plan(x0, x1, reg).flatten()
+    device = generator.device if generator is not None else torch.device("cpu")
+    flat = torch.multinomial(plan.to(device) / plan.sum(), x0.shape[0], True, generator=generator)
+    flat = flat.to(x0.device)
+    return flat // x1.shape[0], flat % x1.shape[0]
 
 
 def integrate_sde(

@@ -7,8 +7,10 @@ velocity `u_t = x₁ − x₀`, and a time-conditioned network regresses it:
     L(θ) = E_{t ~ U[0,1], (x₀, x₁) ~ π} ‖v_θ(t, x_t) − (x₁ − x₀)‖².
 
 Samples integrate dx/dt = v_θ(t, x) from t = 0 to 1; the inverse map integrates backward.
-This is `StochasticInterpolant` with the linear path and σ = 0 (no denoiser, ODE sampler):
-the same loss, solver and panels, none of it copied.
+This is `StochasticInterpolant` with σ = 0 (no denoiser, ODE sampler): the same loss, solver
+and panels, none of it copied. `path` swaps the segment for another affine path of
+`pushforward.interpolants` (`trig`, `polynomial`, `vp`: flow_matching's schedulers) and
+`coupling = "sinkhorn"` draws pairs from the minibatch entropic OT plan.
 
 References:
     Lipman, Chen, Ben-Hamu, Nickel, Le (2023). Flow Matching for Generative Modeling.
@@ -42,7 +44,7 @@ __all__ = ["FlowMatching", "FlowMatchingConfig", "linear_interpolant", "ot_pairi
 
 @dataclass
 class FlowMatchingConfig(FlowConfig):
-    """`[method]` of flow matching: coupling, and the default sampler (solver and steps)."""
+    """`[method]` of flow matching: coupling, path, and the default sampler (solver, steps)."""
 
 
 class FlowMatching(StochasticInterpolant):
@@ -59,6 +61,6 @@ class FlowMatching(StochasticInterpolant):
         net: NetConfig,
         generator: torch.Generator,
     ) -> None:
-        spec = InterpolantConfig(**asdict(config), path="linear", sigma=0.0, sampler="ode")
+        spec = InterpolantConfig(**asdict(config), sigma=0.0, sampler="ode")
         super().__init__(target, source, spec, net, generator)
         self.config = config

@@ -36,29 +36,50 @@ from torch import Tensor
 
 from pushforward.data import make_distribution
 from pushforward.data.base import Distribution
-from pushforward.interpolants import DIFFUSIONS, PATHS, Interpolant, integrate_sde, ot_pairing
+from pushforward.interpolants import (
+    DIFFUSIONS,
+    NOISES,
+    PATHS,
+    Interpolant,
+    integrate_sde,
+    ot_pairing,
+    sinkhorn_pairing,
+)
 from pushforward.methods.base import SDE, FlowDynamics, Method, draw_normal
 from pushforward.nets import MLP, NetConfig
 from pushforward.ode import SOLVERS, Solution, integrate
 
 __all__ = ["COUPLINGS", "SAMPLERS", "FlowConfig", "InterpolantConfig", "StochasticInterpolant"]
 
-COUPLINGS = ("independent", "ot")
+COUPLINGS = ("independent", "ot", "sinkhorn")
 SAMPLERS = ("ode", "sde")
 
 
 @dataclass
 class FlowConfig:
-    """Keys every interpolant method has: coupling, and the default solver and its steps."""
+    """Keys every interpolant method has: coupling (`independent`, exact `ot`, or `sinkhorn`:
+    pairs drawn from the entropic OT plan of regularisation `coupling_reg`), the path
+    (`linear`, `trig`, `polynomial` with `path_exponent`, `vp`), and the default solver and
+    its steps."""
 
     coupling: str = "independent"
     solver: str = "euler"
     steps: int = 50
+    coupling_reg: float = 0.05
+    path: str = "linear"
+    path_exponent: float = 2.0
 
     def __post_init__(self) -> None:
         """Check names and ranges."""
         if self.coupling not in COUPLINGS:
             raise ValueError(f"method.coupling {self.coupling!r}: choose one of {COUPLINGS}")
+        if self.coupling_reg <= 0 or self.path_exponent <= 0:
+            raise ValueError(
+                f"method.coupling_reg and method.path_exponent must be > 0, got "
+                f"{self.coupling_reg} and {self.path_exponent}"
+            )
+        if self.path not in PATHS:
+            raise ValueError(f"method.path {self.path!r}: choose one of {PATHS}")
         if self.solver not in SOLVERS:
             raise ValueError(f"method.solver {self.solver!r}: choose one of {SOLVERS}")
         if self.steps < 1:
@@ -67,23 +88,24 @@ class FlowConfig:
 
 @dataclass
 class InterpolantConfig(FlowConfig):
-    """`[method]` of a stochastic interpolant: path, noise scale σ and the sampler.
+    """`[method]` of a stochastic interpolant: noise family and scale σ, and the sampler.
 
+    `noise` is `brownian` (γ = σ √(2t(1 − t))) or `bridge` (γ = σ √(t(1 − t))).
     `sampler = "sde"` uses Euler–Maruyama with `steps` steps and diffusion ε(t) from `diffusion`
     (`constant`: ε₀ = `eps`; `gamma`: `eps`·γ(t)/σ); it needs σ > 0.
     """
 
-    path: str = "linear"
     sigma: float = 1.0
     sampler: str = "ode"
     eps: float = 1.0
     diffusion: str = "gamma"
+    noise: str = "brownian"
 
     def __post_init__(self) -> None:
         """Check names and ranges."""
         super().__post_init__()
-        if self.path not in PATHS:
-            raise ValueError(f"method.path {self.path!r}: choose one of {PATHS}")
+        if self.noise not in NOISES:
+            raise ValueError(f"method.noise {self.noise!r}: choose one of {NOISES}")
         if self.sigma < 0 or self.eps < 0:
             raise ValueError(f"method.sigma and method.eps must be >= 0, got {self}")
         if self.sampler not in SAMPLERS:
@@ -125,7 +147,9 @@ class StochasticInterpolant(Method):
                 f"source dim {self.source.dim} != target dim {target.dim}: flows need equal "
                 "dimensions (pad the source with source.pad_to)"
             )
-        self.interpolant = Interpolant(config.path, config.sigma)
+        self.interpolant = Interpolant(
+            config.path, config.sigma, exponent=config.path_exponent, noise=config.noise
+        )
         self.velocity = MLP(target.dim, target.dim, net, time=True, generator=generator)
         self.denoiser = (
             MLP(target.dim, target.dim, net, time=True, generator=generator)
@@ -139,6 +163,9 @@ class StochasticInterpolant(Method):
         x0 = self.source.sample(x1.shape[0], generator).to(x1)
         if self.spec.coupling == "ot":
             x1 = x1[ot_pairing(x0, x1)]
+        elif self.spec.coupling == "sinkhorn":
+            i, j = sinkhorn_pairing(x0, x1, self.spec.coupling_reg, generator)
+            x0, x1 = x0[i], x1[j]
         t = torch.rand(x1.shape[0], generator=generator, device=generator.device).to(x1)
         z = draw_normal(tuple(x1.shape), generator, x1) if self.denoiser is not None else None
         xt = self.interpolant.point(x0, x1, z, t)
