@@ -46,7 +46,8 @@ def rank_table(values: np.ndarray, tolerances: tuple[float, ...] = TOLERANCES) -
 
 
 def rank_interval(values: np.ndarray, rank: int) -> tuple[float, float] | None:
-    """Relative tolerances (lo, hi] that give exactly `rank` (λ_rank+1/λ_max, λ_rank/λ_max)."""
+    """Relative tolerances [lo, hi) that give exactly `rank`: lo = λ_{rank+1}/λ_max (1-based),
+    hi = λ_rank/λ_max (rank counts eigenvalues strictly above tol·λ_max); None at 0 or full."""
     if not 0 < rank < len(values):
         return None
     top = float(values[0])
