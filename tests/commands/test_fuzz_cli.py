@@ -188,7 +188,8 @@ def _argv(command: str, draw, templates: Path, work: Path) -> list[str]:
             base += draw(st.sampled_from([[], ["--run", pick(runs)]]))
         return base
     if command == "eval":
-        opts = _options(draw, {"--seed": INTS, "--json": None, "--device": ["cpu", "tpu"]})
+        opts = _options(draw, {"--seed": INTS, "--json": None, "--device": ["cpu", "tpu"],
+                               "--nll": None})  # fmt: skip
         return ["eval", pick(runs), "-n", pick(INTS[:6] + ["20"]), *opts]
     if command == "lyapunov":
         opts = _options(draw, {"-k": INTS[:5], "--steps": INTS[:5], "--seed": INTS,

@@ -3,7 +3,9 @@
 `evaluate_run(path, n, seed)` loads the trained method of a run directory, draws `n` samples
 (timing the sampler and counting its network evaluations), draws `n` reference points from the
 target, computes `full_metrics` (or only `quality` with `suite="quality"`), for a chart also
-`analysis.chart.chart_metrics` (fiber std per latent dimension), and writes the `EvalRecord` to
+`analysis.chart.chart_metrics` (fiber std per latent dimension), for a family that defines a
+likelihood the negative log-likelihood of the reference data (`methods.likelihood`: `nll`,
+`nll_se`, `bits_per_dim`; its random draws from stream (s, 3)), and writes the `EvalRecord` to
 the run's eval.json. Image targets get their classifier fetched first, an
 explicit step that trains it once when it is not cached.
 
@@ -28,14 +30,29 @@ from pushforward.analysis.quality import EVAL_STREAMS, full_metrics, quality
 from pushforward.data.cache import cache_dir
 from pushforward.errors import ConfigError, RunDirError
 from pushforward.methods import load_trained
+from pushforward.methods.likelihood import (
+    EXACT_MAX_DIM,
+    likelihood_kind,
+    likelihood_summary,
+    log_likelihood,
+)
 from pushforward.metrics.images import CLASSIFIERS, fetch_classifier, load_classifier
 from pushforward.nets.chart import Chart
 from pushforward.run import EvalRecord, RunReader, RunWriter
 from pushforward.runtime import stream_generator
 
-__all__ = ["SUITES", "count_evaluations", "time_sampler", "evaluate_run", "read_eval"]
+__all__ = [
+    "SUITES",
+    "LIKELIHOOD_STREAM",
+    "count_evaluations",
+    "time_sampler",
+    "likelihood_metrics",
+    "evaluate_run",
+    "read_eval",
+]
 
 SUITES = ("full", "quality")
+LIKELIHOOD_STREAM = 3  # Hutchinson probes and VAE importance samples: stream (seed, 3)
 
 
 def count_evaluations(module: nn.Module) -> Callable[[], int]:
@@ -87,6 +104,19 @@ def time_sampler(
     return x.detach().float().cpu(), 1000.0 * seconds / n, nfe
 
 
+def likelihood_metrics(
+    method: nn.Module, data: Tensor, generator: torch.Generator, *, force: bool = False
+) -> dict[str, float]:
+    """`nll`, `nll_se`, `bits_per_dim` (and `nll_probe_se`, `nll_elbo` where they apply) of
+    `data [n, d]` under `method`, when its family defines a likelihood; {} otherwise. A flow
+    above `EXACT_MAX_DIM` dimensions (Hutchinson through an adaptive solve: minutes on a CPU)
+    is evaluated only when `force`."""
+    kind = likelihood_kind(method)
+    if kind is None or (kind == "flow" and data.shape[1] > EXACT_MAX_DIM and not force):
+        return {}
+    return likelihood_summary(log_likelihood(method, data, generator), data.shape[1])
+
+
 def evaluate_run(
     path: str | Path,
     n: int = 2000,
@@ -95,10 +125,13 @@ def evaluate_run(
     device: str = "cpu",
     suite: str = "full",
     save: bool = True,
+    nll: bool = False,
     **solver: Any,
 ) -> EvalRecord:
     """Evaluate the trained run in `path` on `n` samples (`EVAL_STREAMS` of `seed`); the record,
-    also written to the run's eval.json when `save`. `solver` options go to the sampler."""
+    also written to the run's eval.json when `save`. `solver` options go to the sampler. The
+    full suite adds the likelihood of the reference data where the family defines one (a flow
+    above 16 dimensions only with `nll`, which takes minutes)."""
     if suite not in SUITES:
         raise ConfigError(f"unknown evaluation suite {suite!r}; choose one of {SUITES}")
     reader = RunReader(path).require()
@@ -122,6 +155,9 @@ def evaluate_run(
     if isinstance(chart, Chart):  # chart transport: reconstruction, latents, fiber std per dim
         manifold = getattr(target, "manifold", None)
         metrics.update(chart_metrics(chart, reference, generator=g, manifold=manifold))
+    if suite == "full":
+        probes = stream_generator(seed, LIKELIHOOD_STREAM)
+        metrics.update(likelihood_metrics(method, reference, probes, force=nll))
     record = EvalRecord(
         run=str(reader.path),
         experiment=trained.config["experiment"]["name"],

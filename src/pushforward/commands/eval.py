@@ -1,8 +1,10 @@
-"""`pushforward eval RUN_DIR [-n N] [--seed S] [--json]`: every metric that applies to a run.
+"""`pushforward eval RUN_DIR [-n N] [--seed S] [--json] [--nll]`: every metric that applies.
 
 Loads the trained run, draws `n` samples (timing the sampler and counting network
 evaluations), computes `pushforward.analysis.quality.full_metrics` against `n` fresh data samples,
-stores the record as RUN_DIR/eval.json and prints it as an aligned table, or as one JSON
+adds the likelihood of those data where the family defines one (`nll` in nats per point,
+`bits_per_dim`; a flow above 16 dimensions only with ``--nll``), stores the record as
+RUN_DIR/eval.json and prints it as an aligned table, or as one JSON
 object with ``--json``.
 
 Example:
@@ -32,6 +34,10 @@ GROUPS: list[tuple[str, Any]] = [
     ("images (classifier features)", lambda k: k.startswith(("fd", "class", "feat_"))),
     ("memorisation", lambda k: k.startswith(("nn_", "near_copy"))),
     ("intrinsic dimension (samples / data)", lambda k: "id_" in k),
+    (
+        "likelihood of the reference data (nats)",
+        lambda k: k.startswith("nll") or k == "bits_per_dim",
+    ),
     ("other", lambda k: True),
 ]
 
@@ -65,7 +71,7 @@ def format_record(record: EvalRecord) -> str:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Evaluate one run directory, store eval.json and print a table or JSON."""
-    record = evaluate_run(args.run_dir, args.n, args.seed, device=args.device)
+    record = evaluate_run(args.run_dir, args.n, args.seed, device=args.device, nll=args.nll)
     print(json.dumps(record.to_json()) if args.json else format_record(record))
     return 0
 
@@ -80,4 +86,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", help="run directory written by `pushforward run`")
     add_sampling_arguments(p)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument(
+        "--nll",
+        action="store_true",
+        help="also the likelihood of a flow above 16 dimensions (Hutchinson probes; slow)",
+    )
     p.set_defaults(func=cmd_eval)
