@@ -138,3 +138,62 @@ def test_state_must_be_json_with_an_integer_step(tmp_path):
         load_checkpoint(path)
     with pytest.raises(RunDirError, match="train first"):
         load_checkpoint(tmp_path / "none.safetensors")
+
+
+def _step_not_an_integer(path: Path) -> None:
+    save_file({"model.w": np.zeros((2, 3), np.float32)}, str(path),
+              {"pushforward_state": json.dumps({"step": "7"})})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (_no_metadata, "ValueError: no pushforward state in its metadata (not a pushforward "
+                       "checkpoint)"),
+        (_step_not_an_integer, "ValueError: its state has no integer 'step'"),
+        (_flipped_bit, "ValueError: the tensors do not match their recorded sha256"),
+        (_broken_json, "(JSONDecodeError: "),
+    ],
+    ids=lambda v: v.__name__.strip("_") if callable(v) else "",
+)  # fmt: skip
+def test_each_kind_of_damage_is_named_in_the_error(tmp_path, damage, reason):
+    path = tmp_path / "checkpoint.safetensors"
+    _good_checkpoint(path)
+    damage(path)
+    with pytest.raises(RunDirError) as error:
+        load_checkpoint(path)
+    assert reason in str(error.value) and str(error.value).endswith("it cannot be loaded")
+
+
+def test_when_neither_checkpoint_loads_the_error_says_to_start_again(tmp_path):
+    path = tmp_path / "checkpoint.safetensors"
+    _good_checkpoint(path)
+    _good_checkpoint(path)
+    _empty(path)
+    _no_metadata(previous_path(path))
+    with pytest.raises(RunDirError) as error:
+        load_latest_checkpoint(path)
+    assert str(error.value).endswith("Start the run again without --resume (--overwrite)")
+
+
+def test_an_array_of_a_dtype_checkpoints_do_not_hold_is_refused_before_writing(tmp_path):
+    path = tmp_path / "checkpoint.safetensors"
+    with pytest.raises(ValueError, match="array 'z' has dtype complex64, which checkpoints do not"):
+        save_checkpoint(path, {"z": np.zeros(2, np.complex64)}, {"step": 1})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failure_keeping_the_previous_checkpoint_leaves_no_temp_file(tmp_path, monkeypatch):
+    import pushforward.run.checkpoint as checkpoint
+
+    path = tmp_path / "checkpoint.safetensors"
+    _good_checkpoint(path)
+    before = path.read_bytes()
+
+    def disk_full(_path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoint, "_keep_previous", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        save_checkpoint(path, {"model.w": np.ones((2, 3), np.float32)}, {"step": 9})
+    assert [p.name for p in tmp_path.iterdir()] == [path.name] and path.read_bytes() == before

@@ -146,3 +146,47 @@ def test_the_run_package_imports_without_torch():
     assert set(loaded) <= {"pushforward", "pushforward.errors", "pushforward.config"} | {
         m for m in loaded if m.startswith("pushforward.run")
     }
+
+
+def test_json_is_written_indented_and_strict(tmp_path):
+    from pushforward.run.files import write_json
+
+    write_json(tmp_path / "a.json", {"a": [1]})
+    assert (tmp_path / "a.json").read_text() == '{\n "a": [\n  1\n ]\n}\n'
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        write_json(tmp_path / "b.json", {"x": float("nan")})
+    assert not (tmp_path / "b.json").exists()
+
+
+def test_a_missing_file_is_named_with_what_to_do(tmp_path):
+    from pushforward.run.files import read_json, read_sets, read_toml
+
+    missing = tmp_path / "x"
+    with pytest.raises(RunDirError) as err:
+        read_json(missing)
+    assert str(err.value) == f"{missing} is missing (file)"
+    with pytest.raises(RunDirError) as err:
+        read_json(missing, "the run's record")
+    assert str(err.value) == f"{missing} is missing (the run's record)"
+    with pytest.raises(RunDirError) as err:
+        read_toml(missing)
+    assert str(err.value) == f"{missing} is missing: {tmp_path} is not a run directory"
+    with pytest.raises(RunDirError) as err:
+        read_sets(missing)
+    assert str(err.value) == f"{missing} is missing; train (or resume) the run again"
+
+
+def test_the_view_holds_every_set_as_float32_points(written):
+    path, info = written
+    writer = RunWriter(path)
+    writer.write_static({"sample/data": np.ones((4, 2), np.float64),
+                         "sample/cube": np.arange(12.0).reshape(2, 2, 3),
+                         "sample/line": np.arange(3.0), "sample/one": np.array(5.0)})  # fmt: skip
+    view = read_run(path)
+    assert view.path == path and view.info == info
+    shapes = {k: (v.shape, v.dtype) for k, v in view.static.items()}
+    f32 = np.float32
+    assert shapes == {"sample/data": ((4, 2), f32), "sample/cube": ((2, 6), f32),
+                      "sample/line": ((3, 1), f32), "sample/one": ((1, 1), f32)}  # fmt: skip
+    assert view.static["sample/cube"][1].tolist() == list(range(6, 12))
+    assert view.static["sample/one"].item() == 5.0

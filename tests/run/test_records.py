@@ -77,3 +77,14 @@ def test_a_damaged_eval_record_is_refused():
         EvalRecord.from_json({**good, "metrics": {"w2": "low"}})
     with pytest.raises(RunDirError, match="nfe"):
         EvalRecord.from_json({**good, "nfe": 2.5})
+
+
+def test_the_error_names_the_file_only_when_it_is_known():
+    with pytest.raises(RunDirError) as err:
+        RunInfo.from_json({"dim": "two"})
+    assert str(err.value) == (
+        "dim should be an integer, got 'two'; restore the file or train the run again"
+    )
+    with pytest.raises(RunDirError) as err:
+        RunInfo.from_json({"dim": "two"}, "r/run.json")
+    assert str(err.value).startswith("r/run.json: dim should be an integer")
