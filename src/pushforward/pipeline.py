@@ -173,17 +173,20 @@ def _check_same_config(path: Path, config: dict[str, Any]) -> None:
     if not reader.layout.config.is_file():
         reader.require()  # names what is missing and what to do
     old = reader.config()  # run.json may be missing: killed before it was first written
-    for section in set(old) | set(config):
+    differing = []
+    for section in sorted(set(old) | set(config)):  # sorted: the same message every time
         a, b = dict(old.get(section, {})), dict(config.get(section, {}))
         if section == "train":
             for key in RESUMABLE_TRAIN_KEYS:
                 a.pop(key, None), b.pop(key, None)
         if _normalise(a) != _normalise(b):
             keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-            raise ConfigError(
-                f"cannot resume {path}: [{section}] differs from the run's config.toml "
-                f"(keys: {', '.join(keys)}); drop --resume or use --out DIR"
-            )
+            differing.append(f"[{section}] differs (keys: {', '.join(keys)})")
+    if differing:
+        raise ConfigError(
+            f"cannot resume {path}: {'; '.join(differing)} from the run's config.toml; "
+            "drop --resume or use --out DIR"
+        )
 
 
 def _normalise(node: Any) -> Any:

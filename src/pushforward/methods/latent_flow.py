@@ -23,7 +23,6 @@ References:
 Example:
     >>> from pushforward.data import make_distribution
     >>> from pushforward.nets import NetConfig
-from pushforward.nets.chart import Chart
     >>> lf = LatentFlow(make_distribution("gaussian", dim=6), None,
     ...                 LatentFlowConfig(latent_dim=2, sigma=0.0), NetConfig(width=16, depth=1),
     ...                 torch.Generator().manual_seed(0))

@@ -8,7 +8,7 @@ Learners of other packages join through the `pushforward.methods` entry-point gr
 
 Example:
     >>> sorted(methods())[:3]
-    ['chart-transport', 'diffusion', 'distillation']
+    ['chart-transport', 'consistency', 'diffusion']
 """
 
 from __future__ import annotations
