@@ -71,3 +71,15 @@ def test_mmd_gaussian_tour_writes_its_table(tmp_path):
     text = (path / "table.md").read_text()
     assert "covariance" in text and "learned" in text
     assert (path / "table.csv").read_text().startswith("statistic,true,learned")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["one-step", "gan-anneal"])
+def test_the_multi_seed_tours_write_a_row_per_learner_with_three_seeds(tmp_path, name):
+    path = run_tour(name, tmp_path / name, steps=4, progress=False)
+    text = (path / "table.md").read_text()
+    assert "seeds [0, 1, 2]" in text
+    first = {"one-step": "meanflow", "gan-anneal": "plain, R1"}[name]
+    assert f"| {first} |" in text and " ± " in text
+    runs = sorted(p.name for p in (path / "runs").iterdir())
+    assert runs and all(r.endswith(("-s0", "-s1", "-s2")) for r in runs)

@@ -12,18 +12,26 @@ into `OUT/runs/ROW/` (a full run directory each), evaluates it by the one seed r
     inference-cost   a flow-matching run and its distilled one-step map: samples/s and quality
                      at NFE 1, 2, 5, 10, 50, 100 and adaptive dopri5
     families-8g      every family on 8 Gaussians and moons with the same training budget
+    one-step         one-step maps learned from scratch (MeanFlow, consistency training, GAN)
+                     beside distillation, drifting and flow matching: W2 at 1, 2, 4 steps,
+                     samples/s; 3 seeds
+    gan-anneal       seed 003, question 3: a GAN fine-tuned in rounds toward the diffusion
+                     marginals ρ_t (t decreasing) against the plain GAN, same budget: mode
+                     coverage over steps; with and without R1; 3 seeds
 
 References:
     Cabannes, Arnal (2023). Touring sampling with pushforward maps. arXiv:2311.13845.
 
 Example:
     >>> sorted(TOURS)
-    ['families-8g', 'inference-cost', 'mmd-gaussian', 'mmd-vs-sinkhorn']
+    ['families-8g', 'gan-anneal', 'inference-cost', 'mmd-gaussian', 'mmd-vs-sinkhorn', \
+'one-step']
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import platform
 import time
 from collections.abc import Callable
@@ -50,7 +58,7 @@ from pushforward.studies.runs import (
     reference,
     train_row,
 )
-from pushforward.studies.table import Table
+from pushforward.studies.table import Stat, Table
 
 __all__ = ["TOURS", "run_tour", "sampling_rate"]
 
@@ -281,11 +289,167 @@ def tour_families_8g(out: Path, steps: int | None, seed: int | None, progress: b
     return Table(columns, rows, "Every family on 8 Gaussians and moons", notes)
 
 
+SEEDS = 3  # every number of the one-step and gan-anneal tours: mean ± std over seeds
+
+
+def _seeds(seed: int | None) -> list[int]:
+    """The seeds of a multi-seed tour: `seed`, `seed + 1`, `seed + 2` (from 0 by default)."""
+    first = 0 if seed is None else seed
+    return list(range(first, first + SEEDS))
+
+
+def _stats(rows: list[dict[str, Any]], keys: list[str]) -> dict[str, Stat]:
+    """Mean ± std over per-seed `rows` of each numeric key in `keys`."""
+    return {k: Stat.of([r.get(k) for r in rows]) for k in keys}
+
+
+def _with_steps(config: dict, steps: int | None) -> dict:
+    """`config` whose step-counting method keys follow `steps` (consistency's curriculum)."""
+    config = copy.deepcopy(config)
+    if config["method"]["name"] == "consistency":
+        config["method"]["schedule_steps"] = steps or config["train"]["steps"]
+    return config
+
+
+ONE_STEP_SAMPLING = (1, 2, 4)
+ONE_STEP_COLUMNS = ["w2", "mmd", "modes_covered", "samples_per_s", "train_time_s"]
+
+
+def _sampled(path: Path, steps: int, **solver: Any) -> dict[str, Any]:
+    """Final numbers of run `path` sampled with `steps` steps and its samples/s (10000 draws)."""
+    out = final_numbers(path, steps=steps, **solver)
+    method = load_trained(path).method
+    g = torch.Generator().manual_seed(2)
+    n = 10_000
+    out["samples_per_s"] = sampling_rate(
+        lambda: method.sample(n, generator=g, steps=steps, **solver), n
+    )
+    return out
+
+
+def tour_one_step(out: Path, steps: int | None, seed: int | None, progress: bool) -> Table:
+    """MeanFlow, consistency training and a GAN (learned from scratch) beside a distilled flow,
+    drifting and the flow itself on 8 Gaussians: W2 at 1, 2, 4 sampling steps; 3 seeds."""
+    runs: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    bases = {"meanflow": "meanflow-8g", "consistency": "consistency-8g", "gan": "gan-8g"}
+    flow_base = _base("meanflow-8g")
+    flow_base["method"] = {"name": "flow-matching", "solver": "euler", "steps": 50}
+    drift_base = _row_config(_base("meanflow-8g"), {"name": "drifting"})
+    drift_base.pop("source")
+    for s in _seeds(seed):
+        for name, base_name in bases.items():
+            config = _with_steps(_base(base_name), steps)
+            path = train_row(out, f"{name}-s{s}", config, steps, s, progress)
+            for k in ONE_STEP_SAMPLING if name != "gan" else (1,):
+                runs.setdefault((name, k), []).append(_sampled(path, k))
+        path = train_row(out, f"drifting-s{s}", drift_base, steps, s, progress)
+        runs.setdefault(("drifting", 1), []).append(_sampled(path, 1))
+        teacher = train_row(out, f"flow-matching-s{s}", flow_base, steps, s, progress)
+        for k in ONE_STEP_SAMPLING:
+            runs.setdefault(("flow-matching (Euler)", k), []).append(
+                _sampled(teacher, k, solver="euler")
+            )
+        student = distill(teacher, out / "runs" / f"distilled-s{s}",
+                          steps=steps or flow_base["train"]["steps"], seed=s, overwrite=True,
+                          progress=progress, report=False)  # fmt: skip
+        result = _sampled(student, 1)
+        result["train_time_s"] += runs[("flow-matching (Euler)", 1)][-1]["train_time_s"]
+        runs.setdefault(("distilled-fm", 1), []).append(result)
+    rows = []
+    for (name, k), per_seed in runs.items():
+        rows.append({"method": name, "steps": k, **_stats(per_seed, ONE_STEP_COLUMNS)})
+        _progress_line(progress, {"method": name, "steps": k})
+    rows.append({"method": "(data itself)", "steps": None,
+                 **data_floor(load_trained(student).target)})  # fmt: skip
+    steps_used = steps or flow_base["train"]["steps"]
+    notes = (
+        f"8 Gaussians; every run {steps_used} steps, batch {flow_base['train']['batch_size']}, "
+        f"MLP {flow_base['net']['width']}×{flow_base['net']['depth']}; mean ± std over seeds "
+        f"{_seeds(seed)}. meanflow, consistency: learned from scratch (meanflow-8g, "
+        "consistency-8g), k steps = k jumps of the average velocity / k denoising steps of "
+        "the consistency sampler; gan: gan-8g (non-saturating + R1 γ = 1, lr 1e-3, betas "
+        "0.5/0.999, constant LR; the others lr 2e-3 cosine); drifting: the paper field, "
+        "default temperatures; flow-matching (Euler): the teacher, k Euler steps; "
+        "distilled-fm: a one-step MLP on 16384 (noise, 50-step Euler endpoint) pairs of that "
+        "teacher, train_time_s includes the teacher's. w2: exact W2 on 1000 vs 1000 points; "
+        f"mmd: MMD² on {EVAL_N}; samples_per_s: best of 3 draws of 10000. {_machine()}"
+    )
+    columns = ["method", "steps", *ONE_STEP_COLUMNS]
+    return Table(columns, rows, "One-step maps learned from scratch vs distilled", notes)
+
+
+GAN_VARIANTS = {
+    "plain, R1": ("gan-8g", {}),
+    "annealed ρ_t, R1": ("gan-anneal-8g", {}),
+    "plain, no penalty": ("gan-8g", {"r1": 0.0}),
+    "annealed ρ_t, no penalty": ("gan-anneal-8g", {"r1": 0.0}),
+}
+GAN_SNAPSHOTS = 400  # log-spaced: about one snapshot every 20 steps near step 1000 of 2000
+
+
+def coverage_over_steps(path: Path, after: int, modes: int) -> dict[str, float]:
+    """Mode coverage of run `path`'s snapshots from step `after` on: mean, min, the share with
+    all `modes` covered, and the last step at which coverage was below `modes` (0 if never)."""
+    lines = [line for line in RunReader(path).evals() if "modes_covered" in line.values]
+    late = [line.values["modes_covered"] for line in lines if line.step >= after]
+    below = [line.step for line in lines if line.values["modes_covered"] < modes]
+    return {
+        "modes_mean_late": sum(late) / len(late) if late else math.nan,
+        "modes_min_late": min(late) if late else math.nan,
+        "share_all_late": sum(m >= modes for m in late) / len(late) if late else math.nan,
+        "last_step_below": float(max(below)) if below else 0.0,
+    }
+
+
+def tour_gan_anneal(out: Path, steps: int | None, seed: int | None, progress: bool) -> Table:
+    """The plain GAN vs the GAN fine-tuned in rounds toward ρ_t (t decreasing), with and
+    without R1, same budget: final numbers and mode coverage over the steps; 3 seeds."""
+    rows = []
+    for label, (base_name, method) in GAN_VARIANTS.items():
+        per_seed = []
+        for s in _seeds(seed):
+            config = _base(base_name)
+            config["method"].update(method)
+            config["train"]["snapshots"] = GAN_SNAPSHOTS
+            config["train"]["snapshot_samples"] = 500
+            row = label.replace(" ", "-").replace(",", "").replace("ρ_t", "rho")
+            path = train_row(out, f"{row}-s{s}", config, steps, s, progress)
+            total = steps or config["train"]["steps"]
+            levels = config["method"].get("levels", [])
+            annealed = len(levels) * config["method"].get("round_steps", 0)
+            after = max(annealed, total // 2)
+            per_seed.append({**final_numbers(path), **coverage_over_steps(path, after, 8)})
+        keys = ["w2", "mmd", "modes_covered", "modes_mean_late", "modes_min_late",
+                "share_all_late", "last_step_below"]  # fmt: skip
+        rows.append({"variant": label, **_stats(per_seed, keys)})
+        _progress_line(progress, {"variant": label})
+    base = _base("gan-anneal-8g")
+    total = steps or base["train"]["steps"]
+    notes = (
+        f"8 Gaussians, {total} steps each (batch {base['train']['batch_size']}, generator and "
+        f"critic MLPs {base['net']['width']}×{base['net']['depth']}, Adam lr "
+        f"{base['train']['lr']}, betas 0.5/0.999, constant LR, one simultaneous step of both "
+        f"players); mean ± std over seeds {_seeds(seed)}. Annealed: rounds of "
+        f"{base['method']['round_steps']} steps toward the VP (linear β) marginals ρ_t, t = "
+        f"{base['method']['levels']} (noised data as the real set), then the data. Coverage "
+        "columns read the run's snapshots (log-spaced, ≈ every 20 steps near the middle) from "
+        "max(end of annealing, half the budget) on: mean and min modes covered (of 8), the "
+        "share of snapshots with all 8, and the last snapshot step with fewer than 8 (0: "
+        f"never). w2 exact on 1000 vs 1000; mmd MMD² on {EVAL_N}. {_machine()}"
+    )
+    columns = ["variant", "w2", "mmd", "modes_covered", "modes_mean_late", "modes_min_late",
+               "share_all_late", "last_step_below"]  # fmt: skip
+    return Table(columns, rows, "A GAN annealed through diffusion marginals vs the plain GAN",
+                 notes)  # fmt: skip
+
+
 TOURS: dict[str, Callable[[Path, int | None, int | None, bool], Table]] = {
     "mmd-gaussian": tour_mmd_gaussian,
     "mmd-vs-sinkhorn": tour_mmd_vs_sinkhorn,
     "inference-cost": tour_inference_cost,
     "families-8g": tour_families_8g,
+    "one-step": tour_one_step,
+    "gan-anneal": tour_gan_anneal,
 }
 
 
