@@ -20,8 +20,10 @@ from pushforward.run import Layout, RunReader
 from pushforward.studies.reproduce import (
     OPS,
     README_MARKERS,
+    Budget,
     Check,
     CheckResult,
+    _run_dir,
     claims_markdown,
     fill_claims_blocks,
     load_claims,
@@ -103,24 +105,40 @@ def test_a_tiny_claim_runs_end_to_end_into_the_three_outputs(tmp_path, claims_fi
     first, second = record["checks"]
     assert first["passed"] and not second["passed"] and record["verdict"] == "partly"
     assert first["values"] == [2.0] and second["mean"] < 0.99
-    assert first["runs"] == second["runs"] == ["runs/fm-bimodal/quick/seed=0"]  # shared run
+    (run,) = first["runs"]
+    assert second["runs"] == [run]  # the two checks share one run
+    assert run.startswith("runs/fm-bimodal/quick-40steps+") and run.endswith("/seed=0")
     data = json.loads((out / "claims.json").read_text())
     assert data["profile"] == "quick" and data["claims"][0]["id"] == "tiny-fm"
     assert "| `tiny-fm` (seed 000)" in (out / "claims.md").read_text()
     page = (out / "claims.html").read_text()
-    assert "runs/fm-bimodal/quick/seed=0/report.html" in page and "final.png" in page
+    assert f"{run}/report.html" in page and "final.png" in page
     assert RunReader(out / first["runs"][0]).info().step == 40
 
 
 def test_strict_fails_the_command_when_a_claim_is_not_reproduced(tmp_path, claims_file, capsys):
     base = ["reproduce", "--claims", str(claims_file), "--out", str(tmp_path / "o"), "--quiet"]
     assert main(base) == 0  # a verdict table, whatever it says
-    run = tmp_path / "o" / "runs" / "fm-bimodal" / "quick" / "seed=0"
+    (run,) = (tmp_path / "o" / "runs" / "fm-bimodal").glob("quick-40steps+*/seed=0")
     trained = Layout(run).checkpoint.stat().st_mtime_ns
     # the finished run is reused (only the verdict again), though it trained on other threads
     assert main([*base, "--strict", "--threads", "2"]) == 1
     assert Layout(run).checkpoint.stat().st_mtime_ns == trained
     assert "--strict: not reproduced at this budget: tiny-fm" in capsys.readouterr().err
+
+
+def test_a_run_folder_names_its_step_budget_and_overrides(tmp_path):
+    one = _run_dir(tmp_path, "width-bottleneck", (), "full", Budget(steps=None, seeds=3))
+    long = _run_dir(tmp_path, "width-bottleneck", (), "full", Budget(steps=20000, seeds=3))
+    wide = _run_dir(tmp_path, "width-bottleneck", ("net.widths=[128, 256, 128]",), "full",
+                    Budget(steps=20000))  # fmt: skip
+    a = _run_dir(tmp_path, "fm-bimodal", (), "quick", Budget(40, 1, ("net.width=16",)))
+    b = _run_dir(tmp_path, "fm-bimodal", (), "quick", Budget(40, 1, ("net.width=32",)))
+    assert one.name == "full" and long.name == "full-20000steps"
+    assert wide.parent.name == "width-bottleneck+widths=_128__256__128_"
+    assert a != b and a.name.startswith("quick-40steps+") and len(a.name) == len(b.name)
+    # seeds are not part of the folder: seed=N lies below it
+    assert _run_dir(tmp_path, "x", (), "full", Budget(None, 1)) == one.parent.parent / "x" / "full"
 
 
 def test_verdicts_count_checks_and_the_seeds_a_failing_check_passes_on():
@@ -146,8 +164,8 @@ def test_a_killed_reproduce_resumes_without_retraining_finished_runs(tmp_path, c
     cmd = [sys.executable, "-m", "pushforward", "reproduce", "--profile", "full", "--claims",
            str(claims_file), "--out", str(out), "--quiet"]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    first_run = out / "runs" / "fm-bimodal" / "full" / "seed=0"
-    second_run = out / "runs" / "fm-bimodal" / "full" / "seed=1"
+    folder = _run_dir(out, "fm-bimodal", (), "full", load_claims(claims_file)["tiny-fm"].full)
+    first_run, second_run = folder / "seed=0", folder / "seed=1"
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:  # kill once seed 1 has a checkpoint

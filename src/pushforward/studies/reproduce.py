@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import math
@@ -221,13 +222,23 @@ def load_claims(path: str | Path = CLAIMS_FILE) -> dict[str, Claim]:
 # --- running -------------------------------------------------------------------------------
 
 
-def _run_dir(out: Path, experiment: str, overrides: tuple[str, ...], profile: str) -> Path:
-    """OUT/runs/EXPERIMENT[+tag]/PROFILE: runs with other overrides get their own folder."""
-    tag = ""
-    if overrides:
-        text = "-".join(o.split(".")[-1] for o in overrides)
-        tag = "+" + "".join(c if c.isalnum() or c in "=.-_" else "_" for c in text)[:60]
-    return out / "runs" / f"{experiment}{tag}" / profile
+def _tag(overrides: tuple[str, ...]) -> str:
+    """`+key=value-...` naming `overrides` in a folder name ("" for none)."""
+    if not overrides:
+        return ""
+    text = "-".join(o.split(".")[-1] for o in overrides)
+    return "+" + "".join(c if c.isalnum() or c in "=.-_" else "_" for c in text)[:60]
+
+
+def _run_dir(
+    out: Path, experiment: str, overrides: tuple[str, ...], profile: str, budget: Budget
+) -> Path:
+    """OUT/runs/EXPERIMENT[+tag]/PROFILE[-STEPSsteps][+budget tag]: runs of other overrides or
+    another step budget get their own folder, so two claims never train one run to two budgets."""
+    folder = profile + (f"-{budget.steps}steps" if budget.steps is not None else "")
+    if budget.overrides:  # a short hash: budget overrides are many (sizes, threads, snapshots)
+        folder += "+" + hashlib.sha1("\n".join(budget.overrides).encode()).hexdigest()[:8]
+    return out / "runs" / f"{experiment}{_tag(overrides)}" / folder
 
 
 @dataclass(frozen=True)
@@ -376,11 +387,11 @@ def _evaluate_check(
     values, converged, runs = [], [], []
     for seed in range(seeds):
         overrides = [*budget.overrides, *check.overrides]
-        path = _run_dir(out, check.experiment, check.overrides, profile) / f"seed={seed}"
+        path = _run_dir(out, check.experiment, check.overrides, profile, budget) / f"seed={seed}"
         _train(check.experiment, overrides, budget.steps, seed, path, how)
         value = _measure(path, check)
         if check.relative_to:
-            base = _run_dir(out, check.relative_to, (), profile) / f"seed={seed}"
+            base = _run_dir(out, check.relative_to, (), profile, budget) / f"seed={seed}"
             _train(check.relative_to, list(budget.overrides), budget.steps, seed, base, how)
             value = value / _measure(base, Check(check.relative_to, check.metric, check.op, 0.0))
         values.append(value)
