@@ -127,6 +127,20 @@ def test_strict_fails_the_command_when_a_claim_is_not_reproduced(tmp_path, claim
     assert "--strict: not reproduced at this budget: tiny-fm" in capsys.readouterr().err
 
 
+def test_no_train_judges_only_the_finished_runs_and_trains_nothing(tmp_path, claims_file):
+    out = tmp_path / "out"
+    (record,) = reproduce(out, profile="full", claims_file=claims_file, train=False)
+    assert record["verdict"] == "not run" and not (out / "runs").exists()
+    assert "**not run**" in (out / "claims.md").read_text()
+    reproduce(out, profile="full", seeds=1, claims_file=claims_file)  # seed 0 of the 2 asked
+    trained = sorted(out.glob("runs/*/*/seed=*"))
+    (record,) = reproduce(out, profile="full", claims_file=claims_file, train=False)
+    assert sorted(out.glob("runs/*/*/seed=*")) == trained  # nothing new trained
+    assert record["seeds"] == 2 and [len(c["values"]) for c in record["checks"]] == [1, 1]
+    assert record["verdict"] == "partly"  # as with one seed: covers both, not collapsed
+    assert "1 of 2 seeds run" in (out / "claims.md").read_text()
+
+
 def test_a_run_folder_names_its_step_budget_and_overrides(tmp_path):
     one = _run_dir(tmp_path, "width-bottleneck", (), "full", Budget(steps=None, seeds=3))
     long = _run_dir(tmp_path, "width-bottleneck", (), "full", Budget(steps=20000, seeds=3))

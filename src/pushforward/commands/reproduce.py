@@ -2,6 +2,7 @@
 
     pushforward reproduce --profile quick --only drift-collapse,fm-both-modes
     pushforward reproduce --profile full --out runs/reproduce-full      # hours on a CPU
+    pushforward reproduce --profile full --no-train                     # the table of what ran
     pushforward reproduce --publish runs/reproduce-full                 # into docs/ and README
 
 Runs are reused when finished and resumed when killed, so the command can be run again after
@@ -39,7 +40,7 @@ def _cmd(args: argparse.Namespace) -> int:
     out = Path(args.out or f"runs/reproduce-{args.profile}")
     records = reproduce(out, profile=args.profile, only=only, seeds=args.seeds,
                         device=args.device, threads=args.threads, claims_file=args.claims,
-                        progress=not args.quiet)  # fmt: skip
+                        progress=not args.quiet, train=not args.no_train)  # fmt: skip
     print(claims_markdown(records))
     print(f"wrote {out}/claims.json, claims.md, claims.html")
     failed = [r["id"] for r in records if r["verdict"] != "reproduced"]
@@ -64,6 +65,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     s.add_argument("--out", help="output folder (default runs/reproduce-PROFILE)")
     s.add_argument("--quiet", action="store_true", help="no progress output")
+    s.add_argument(
+        "--no-train",
+        action="store_true",
+        help="train nothing: judge each check on its finished runs (claims without any: not run)",
+    )
     s.add_argument(
         "--strict", action="store_true", help="exit 1 unless every claim run is reproduced (CI)"
     )

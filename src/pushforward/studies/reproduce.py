@@ -249,6 +249,7 @@ class Execution:
     device: str | None = None
     threads: int | None = None
     progress: bool = False
+    train: bool = True  # False: judge only runs that are already finished
 
 
 def _same_run(path: Path, config: dict[str, Any]) -> bool:
@@ -273,9 +274,9 @@ def _same_run(path: Path, config: dict[str, Any]) -> bool:
 def _train(
     experiment: str, overrides: list[str], steps: int | None, seed: int, path: Path,
     how: Execution,
-) -> Path:  # fmt: skip
+) -> Path | None:  # fmt: skip
     """The trained run at `path`: reused when finished under the same config, resumed when a
-    kill left a checkpoint of it, trained otherwise."""
+    kill left a checkpoint of it, trained otherwise (None instead when `how.train` is off)."""
     if how.threads is not None:
         overrides = [*overrides, f"train.threads={how.threads}"]
     config = resolve(experiment, overrides, steps=steps, seed=seed, device=how.device)
@@ -285,6 +286,8 @@ def _train(
         info = reader.info()
         if info.status == "done" and info.step == config["train"]["steps"]:
             return path
+    if not how.train:
+        return None
     resume = same and reader.has_checkpoint()
     return run(experiment, path, overrides, steps=steps, seed=seed, device=how.device,
                resume=resume, overwrite=not resume, progress=how.progress)  # fmt: skip
@@ -373,7 +376,10 @@ class CheckResult:
 
 def verdict(results: list[CheckResult]) -> str:
     """reproduced (every check's mean passes), partly (some do, or a failing check passes on
-    some seeds) or not reproduced (no check passes on any seed)."""
+    some seeds), not reproduced (no check passes on any seed) or not run (a check has no
+    finished run: `reproduce --no-train` judges only what was trained)."""
+    if any(not r.values for r in results):
+        return "not run"
     if all(r.passed for r in results):
         return "reproduced"
     return "partly" if any(r.passed or r.seed_passes for r in results) else "not reproduced"
@@ -388,12 +394,17 @@ def _evaluate_check(
     for seed in range(seeds):
         overrides = [*budget.overrides, *check.overrides]
         path = _run_dir(out, check.experiment, check.overrides, profile, budget) / f"seed={seed}"
-        _train(check.experiment, overrides, budget.steps, seed, path, how)
-        value = _measure(path, check)
+        if _train(check.experiment, overrides, budget.steps, seed, path, how) is None:
+            continue  # --no-train: this seed was not run
         if check.relative_to:
             base = _run_dir(out, check.relative_to, (), profile, budget) / f"seed={seed}"
-            _train(check.relative_to, list(budget.overrides), budget.steps, seed, base, how)
+            if _train(check.relative_to, list(budget.overrides), budget.steps, seed, base,
+                      how) is None:  # fmt: skip
+                continue
+            value = _measure(path, check)
             value = value / _measure(base, Check(check.relative_to, check.metric, check.op, 0.0))
+        else:
+            value = _measure(path, check)
         values.append(value)
         converged.append(_converged(path, check))
         runs.append(str(path.relative_to(out)))
@@ -412,10 +423,13 @@ def reproduce(
     threads: int | None = None,
     claims_file: str | Path = CLAIMS_FILE,
     progress: bool = False,
+    train: bool = True,
 ) -> list[dict[str, Any]]:
     """Run the claims (all, or `only` these ids) at `profile`'s budget and write claims.json,
     claims.md and claims.html into `out`; one record per claim. `device` and `threads` say
-    where runs train, not what they are: finished runs are reused whatever they trained on."""
+    where runs train, not what they are: finished runs are reused whatever they trained on.
+    With `train` off nothing trains: each check is judged on the seeds whose runs are
+    finished, and a claim with a check that has none is "not run"."""
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; choose one of {PROFILES}")
     claims = load_claims(claims_file)
@@ -435,7 +449,7 @@ def reproduce(
         claim = claims[cid]
         n = seeds or claim.budget(profile).seeds
         tic = time.perf_counter()
-        how = Execution(device, threads, progress)
+        how = Execution(device, threads, progress, train)
         results = [_evaluate_check(claim, c, profile, n, out, how) for c in claim.checks]
         records.append(_record(claim, results, profile, n, time.perf_counter() - tic))
         if progress:
@@ -484,16 +498,19 @@ def _finite(v: float) -> float | None:
 # --- outputs -------------------------------------------------------------------------------
 
 
-def _measured(check: dict[str, Any]) -> str:
-    """`0.98 ± 0.01 (3 seeds)` of a check record."""
+def _measured(check: dict[str, Any], wanted: int | None = None) -> str:
+    """`0.98 ± 0.01 (converged)` of a check record; says so when it has fewer than `wanted`
+    seeds."""
     if check["mean"] is None:
-        return "–"
+        return "not run" if not check["values"] else "–"
     spec = ".3g"
     text = f"{format(check['mean'], spec)} ± {format(check['std'] or 0.0, spec)}"
     flags = [c for c in check["converged"] if c is not None]
     conv = "" if not flags else " (converged)" if all(flags) else " (not converged)"
     n, k = len(check["values"]), check.get("seed_passes")
     seeds = f", passes on {k}/{n} seeds" if k is not None and n > 1 and 0 < k < n else ""
+    if n < (wanted or n):  # judged on fewer seeds than the profile asks (--no-train)
+        seeds += f", {n} of {wanted} seeds run"
     return text + conv + seeds
 
 
@@ -504,7 +521,7 @@ def claims_markdown(records: list[dict[str, Any]]) -> str:
         rows.append({
             "claim": f"`{r['id']}` (seed {r['seed']}): {r['claim']}",
             "checks (mean ± std over seeds)": "<br>".join(
-                f"{c['describe']}: **{_measured(c)}**" for c in r["checks"]
+                f"{c['describe']}: **{_measured(c, r['seeds'])}**" for c in r["checks"]
             ),
             "seeds": r["seeds"],
             "verdict": r["verdict"],
@@ -521,8 +538,10 @@ def _html(records: list[dict[str, Any]], out: Path) -> str:
     body = ["<h1>pushforward reproduce</h1><table><tr><th>claim</th><th>checks</th>"
             "<th>verdict</th><th>runs</th></tr>"]  # fmt: skip
     for r in records:
-        checks = "<br>".join(f"{html.escape(c['describe'])}: <b>{html.escape(_measured(c))}</b>"
-                             for c in r["checks"])  # fmt: skip
+        checks = "<br>".join(
+            f"{html.escape(c['describe'])}: <b>{html.escape(_measured(c, r['seeds']))}</b>"
+            for c in r["checks"]
+        )
         links = []
         for c in r["checks"]:
             for run_dir in c["runs"][:1]:
