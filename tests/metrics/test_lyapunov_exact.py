@@ -212,15 +212,12 @@ def test_local_pca_tangent_spans_the_plane_of_the_20_nearest_data_points():
                                .expand(2, 3, 3), atol=1e-6, rtol=0)  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: with fewer neighbours than d the thin SVD has fewer than d rows, so "
-    "local_pca_tangent silently returns [n, D, neighbours] instead of [n, D, d] or an error",
-)
-def test_local_pca_tangent_with_fewer_neighbours_than_d_refuses_or_returns_d_directions():
+def test_local_pca_tangent_refuses_too_few_neighbours_or_a_bad_d():
     data = torch.randn(30, 4, generator=gen(0))
-    try:
-        t = local_pca_tangent(torch.zeros(2, 4), data, 3, neighbours=2)
-    except ValueError:
-        return
-    assert t.shape == (2, 4, 3)
+    for d, k in [(3, 2), (3, 3), (2, 31)]:  # fewer than d + 1 neighbours, more than the data
+        with pytest.raises(ValueError, match="neighbours must be in"):
+            local_pca_tangent(torch.zeros(2, 4), data, d, neighbours=k)
+    for d in (0, 5):
+        with pytest.raises(ValueError, match="d must be in 1 … 4"):
+            local_pca_tangent(torch.zeros(2, 4), data, d)
+    assert local_pca_tangent(torch.zeros(2, 4), data, 3, neighbours=4).shape == (2, 4, 3)

@@ -280,6 +280,13 @@ def nested_dimensions(exponents: Tensor, fraction: float = 1 / 3) -> list[int]:
 
 def local_pca_tangent(x: Tensor, data: Tensor, d: int, neighbours: int = 20) -> Tensor:
     """Top-d principal directions `[n, D, d]` of the `neighbours` nearest data points of each x."""
+    if not 1 <= d <= data.shape[1]:
+        raise ValueError(f"d must be in 1 … {data.shape[1]} (the data's dimension), got {d}")
+    if not d < neighbours <= len(data):
+        raise ValueError(
+            f"neighbours must be in {d + 1} … {len(data)} (more than d = {d} points span d "
+            f"directions once centred, and at most the {len(data)} data points), got {neighbours}"
+        )
     dist = torch.cdist(x.double(), data.double())
     idx = dist.topk(neighbours, largest=False).indices  # [n, m]
     nb = data.double()[idx]  # [n, m, D]
