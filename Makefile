@@ -29,7 +29,7 @@ demo: venv
 	@echo "open runs/drift-bimodal/report.html and runs/fm-bimodal/report.html"
 
 test: venv
-	$(PY) -m pytest -m "not slow" -q
+	$(PY) -m pytest -m "not slow" -q --durations=12
 
 test-all: venv browser
 	$(PY) -m pytest -q
