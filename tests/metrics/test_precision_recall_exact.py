@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-import pushforward.metrics.pairwise as pairwise
 from pushforward.metrics.precision_recall import density_coverage, precision_recall
 
 
@@ -60,16 +59,9 @@ def test_real_and_fake_of_different_dimensions_are_named(metric):
 
 
 def test_precision_recall_never_evaluates_distances_for_more_than_chunk_rows_at_once(
-    monkeypatch,
+    block_rows, monkeypatch
 ):
-    rows = []
-    original = pairwise.sq_dists
-
-    def spy(a, b):
-        rows.append(len(a))
-        return original(a, b)
-
-    monkeypatch.setattr(pairwise, "sq_dists", spy)
+    rows = block_rows
     real, fake = torch.randn(30, 2, generator=gen(7)), torch.randn(25, 2, generator=gen(8))
     value = precision_recall(real, fake, k=3, chunk=4)
     monkeypatch.undo()
