@@ -1,6 +1,7 @@
 """The command line end to end: list, run, sample, data, errors."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -155,3 +156,10 @@ def test_curves_command_draws_a_snapshot_metric_of_several_runs(tmp_path, capsys
     assert "| a | 40 |" in text and "| b | 40 |" in text
     assert out.with_suffix(".png").stat().st_size > 5000 and out.with_suffix(".md").is_file()
     assert main(["curves", str(folder), "--metric", "nope", "--out", str(out)]) == 2
+    # runs of the same name in two folders are told apart by their path below the common folder
+    twin = tmp_path / "more" / "a"
+    shutil.copytree(folder / "a", twin)
+    capsys.readouterr()
+    assert main(["curves", str(folder / "a"), str(twin), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "| runs/a | 40 |" in text and "| more/a | 40 |" in text

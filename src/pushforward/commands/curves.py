@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from pushforward.errors import ConfigError
@@ -29,11 +30,13 @@ def cmd_curves(args: argparse.Namespace) -> int:
     if not runs:
         raise ConfigError(f"no run directories under {', '.join(args.paths)}")
     curves, rows = {}, []
+    common = Path(os.path.commonpath([p.resolve() for p in runs])) if len(runs) > 1 else None
     for path in runs:
         curve = headline_curve(RunReader(path).metrics(), args.metric)
         if curve is None:
             raise ConfigError(f"{path} has no eval lines with {args.metric!r}")
-        label = path.name if path.name not in curves else str(path)
+        # each run by what tells it apart from the others: its path below their common folder
+        label = str(path.resolve().relative_to(common)) if common else path.name
         curves[label] = [curve]
         rows.append({"run": label, "last step": curve.steps[-1], args.metric: curve.values[-1],
                      "change over last doubling": doubling_change(curve)})  # fmt: skip
