@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pytest
 
 from pushforward.cli import main
 from pushforward.errors import ConfigError
+from pushforward.experiments import resolve
 from pushforward.run import Layout, RunReader
 from pushforward.studies.reproduce import (
     OPS,
@@ -24,6 +26,7 @@ from pushforward.studies.reproduce import (
     Check,
     CheckResult,
     _run_dir,
+    _same_run,
     claims_markdown,
     fill_claims_blocks,
     load_claims,
@@ -245,3 +248,23 @@ def test_the_shipped_tables_are_the_shipped_results():
             f"{path.name}: its claims block is stale; run `pushforward reproduce --publish "
             "runs/reproduce-full`"
         )
+
+
+def test_a_run_from_before_a_key_existed_is_the_same_run_when_the_key_keeps_its_default(tmp_path):
+    path = tmp_path / "run"
+    overrides = ["net.width=16", "train.snapshots=0", "train.threads=1"]
+    config = resolve("fm-bimodal", overrides, steps=3, seed=0)
+    assert main(["run", "fm-bimodal", "--out", str(path), "--steps", "3", "--quiet",
+                 "--no-report", *(a for o in overrides for a in ("--set", o))]) == 0  # fmt: skip
+    layout = Layout(path)
+    text = layout.config.read_text()
+    assert _same_run(path, config)
+    # as written before method.path_exponent existed: still the same run at the default
+    layout.config.write_text(re.sub(r"(?m)^path_exponent = .*\n", "", text))
+    assert "path_exponent" not in layout.config.read_text() and _same_run(path, config)
+    # ... but not when the experiment now asks for another value
+    assert not _same_run(path, resolve("fm-bimodal", [*overrides, "method.path_exponent=3.0"],
+                                       steps=3, seed=0))  # fmt: skip
+    # and a key the code no longer knows makes it another run
+    layout.config.write_text(text.replace("[method]\n", "[method]\nretired_key = 1\n"))
+    assert not _same_run(path, config)

@@ -35,7 +35,15 @@ from pushforward.methods import Method, build_data, build_parts, method_class
 from pushforward.nets import NetConfig
 from pushforward.train import TrainConfig, check_memory
 
-__all__ = ["EXPERIMENTS_DIR", "Built", "experiments", "experiment_file", "resolve", "build"]
+__all__ = [
+    "EXPERIMENTS_DIR",
+    "Built",
+    "experiments",
+    "experiment_file",
+    "resolve",
+    "complete",
+    "build",
+]
 
 EXPERIMENTS_DIR = Path(__file__).parent
 NOT_EXPERIMENTS = ("claims",)  # TOML data beside the experiments (the claims of `reproduce`)
@@ -95,7 +103,12 @@ def resolve(
     extra += [f"train.steps={steps}"] if steps is not None else []
     extra += [f"experiment.seed={seed}"] if seed is not None else []
     extra += [f'train.device="{device}"'] if device is not None else []
-    raw = apply_overrides(raw, extra)
+    return complete(apply_overrides(raw, extra), Path(name).stem)
+
+
+def complete(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    """The experiment table `raw` (an experiment file's sections, overrides applied) checked and
+    with every default filled in, named `name`: what `resolve` returns."""
     for section in ("data", "method"):
         if "name" not in raw.get(section, {}):
             raise ConfigError(f"the experiment file needs [{section}] with a name")
@@ -111,7 +124,7 @@ def resolve(
     cls = method_class(method_params.pop("name"))
     method_cfg = check_section(cls.Config, method_params, "method")
     resolved = {
-        "experiment": {"name": Path(name).stem, **asdict(exp)},
+        "experiment": {"name": name, **asdict(exp)},
         "data": dict(raw["data"]),
         "method": {"name": cls.name, **asdict(method_cfg)},
         "net": asdict(net),
