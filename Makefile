@@ -62,8 +62,8 @@ browser:
 clean:
 	rm -rf runs .pytest_cache
 
-# mutation testing of the modules whose numbers we publish (see docs/testing.md): an hour or
-# more on one core, so not part of `make test`; the table goes to runs/mutation.md
+# mutation testing of the modules whose numbers we publish (see docs/testing.md): 3–6 hours
+# on the 2-core CPU, so not part of `make test`; the table goes to runs/mutation.md
 mutate: venv
 	$(PY) -m pip install -q mutmut==3.8.1
 	rm -rf mutants && mkdir -p runs
