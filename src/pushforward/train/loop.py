@@ -106,7 +106,7 @@ def fit(
                 if config.on_nan == "skip":
                     state.skip()
                     recorder.log(step, {}, "skipped_nan")
-                    bar.update(1)
+                    _advance(bar, step == config.steps)
                     continue
                 raise TrainingError(_nan_message(step, loss, run, last_good))
             state.update()
@@ -125,7 +125,7 @@ def fit(
                 last_good = step
             if step % config.log_every == 0 or step == config.steps:
                 bar.set_postfix(loss=f"{loss_value:.4g}", refresh=False)  # shown by the update
-            bar.update(1)
+            _advance(bar, step == config.steps)
             if on_step is not None:
                 on_step(step)
     except BaseException:
@@ -266,3 +266,12 @@ def _nan_message(step: int, loss: Tensor, run: str | Path | None, last_good: int
         "train.grad_clip=1 or --set train.on_nan=skip, or lower train.lr and start again "
         "(--overwrite)"
     )
+
+
+def _advance(bar: Any, last: bool) -> None:
+    """One step on the progress bar; the last step is drawn by `close()` alone, so it is printed
+    once (an update that happens to refresh, then close, printed the final line twice)."""
+    if last:
+        bar.n += 1
+    else:
+        bar.update(1)
