@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import time
 from pathlib import Path
 
 from pushforward.analysis.evaluate import evaluate_run
 from pushforward.pipeline import run
+from pushforward.studies.table import Stat
 
 PAIRS = {
     "uniform S² in R³": ("lyapunov-sphere", "rfm-sphere"),
@@ -30,11 +32,10 @@ KEYS = ("manifold_dist_mean", "manifold_dist_p95", "w2", "energy_distance", "mod
 
 
 def _mean_std(values: list[float | None]) -> str:
-    vals = [v for v in values if v is not None]
-    if not vals:
+    stat = Stat.of(values)
+    if math.isnan(stat.mean):
         return "—"
-    sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
-    return f"{statistics.mean(vals):.3g} ± {sd:.2g}"
+    return f"{stat.mean:.3g} ± {stat.std:.2g}"
 
 
 def main() -> None:
