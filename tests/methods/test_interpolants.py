@@ -3,12 +3,20 @@
 import itertools
 import math
 
+import numpy as np
 import pytest
 import torch
 from scipy import stats
 
 from pushforward.data import make_distribution
-from pushforward.interpolants import Interpolant, integrate_sde, linear_interpolant, ot_pairing
+from pushforward.interpolants import (
+    Interpolant,
+    integrate_sde,
+    linear_interpolant,
+    ot_pairing,
+    sinkhorn_pairing,
+    sinkhorn_plan,
+)
 from pushforward.methods import build_method
 from pushforward.metrics.gaussian_target import chi_ks, isotropic_report
 from pushforward.nets import MLP, NetConfig
@@ -271,6 +279,8 @@ def test_bad_interpolant_settings_are_refused_with_the_choices():
         Interpolant("linear", -0.1)
     with pytest.raises(ValueError, match=r"^the polynomial path's exponent must be > 0, got 0$"):
         Interpolant("polynomial", exponent=0)
+    root = Interpolant("polynomial", exponent=0.5).coefficients(torch.tensor([0.25, 0.64]))
+    torch.testing.assert_close(root.beta, torch.tensor([[0.5], [0.8]]))  # 0 < n < 1 is allowed
 
 
 def test_a_deterministic_interpolant_has_no_noise_no_denoiser_term_and_no_score():
@@ -360,3 +370,90 @@ def test_the_sde_sampler_hits_the_ornstein_uhlenbeck_law():
     for x in (fwd, back):
         assert abs(float(x.mean()) - mean) < 4 * math.sqrt(var / n)
         assert abs(float(x.var()) - var) < 4 * var * math.sqrt(2 / n) + 0.01 * var
+
+
+def test_the_conditional_velocity_adds_the_noise_term_only_with_noise():
+    x0, x1, z = (torch.randn(3, 2, generator=_gen(i)) for i in range(3))
+    t = torch.tensor([0.2, 0.5, 0.7])
+    stochastic = Interpolant("linear", 0.5)
+    u = stochastic.velocity_target(x0, x1, t)
+    torch.testing.assert_close(u, x1 - x0)
+    torch.testing.assert_close(stochastic.conditional_velocity(x0, x1, None, t), u)  # z unknown
+    d_gamma = 0.5 * (1 - 2 * t)[:, None] / torch.sqrt(2 * t * (1 - t))[:, None]
+    torch.testing.assert_close(stochastic.conditional_velocity(x0, x1, z, t), u + d_gamma * z)
+    nan = torch.full((3, 2), float("nan"))
+    torch.testing.assert_close(Interpolant("linear").conditional_velocity(x0, x1, nan, t), u)
+
+
+def _pot_plan(x0, x1, reg):
+    import ot
+
+    cost = torch.cdist(x0.double(), x1.double()).square().numpy()
+    n, m = cost.shape
+    return torch.as_tensor(
+        ot.sinkhorn(
+            np.full(n, 1 / n),
+            np.full(m, 1 / m),
+            cost,
+            reg,
+            numItermax=100000,
+            stopThr=1e-15,
+            method="sinkhorn_log",
+        )  # fmt: skip
+    )
+
+
+def test_the_sinkhorn_plan_is_pots_and_has_both_marginals():
+    x0, x1 = torch.randn(9, 2, generator=_gen(0)), torch.randn(7, 2, generator=_gen(1)) + 1
+    plan = sinkhorn_plan(x0, x1, 0.5, tol=1e-14, iters=5000)
+    assert plan.dtype == torch.float64 and plan.shape == (9, 7)
+    torch.testing.assert_close(plan, _pot_plan(x0, x1, 0.5), rtol=1e-9, atol=1e-14)
+    torch.testing.assert_close(plan.sum(1), torch.full((9,), 1 / 9, dtype=torch.float64),
+                               rtol=0, atol=1e-15)  # fmt: skip
+    torch.testing.assert_close(plan.sum(0), torch.full((7,), 1 / 7, dtype=torch.float64),
+                               rtol=0, atol=1e-13)  # fmt: skip
+    for reg in (0.0, -1.0):
+        why = rf"^the entropic regularisation must be > 0, got {reg}$"
+        with pytest.raises(ValueError, match=why):
+            sinkhorn_plan(x0, x1, reg)
+
+
+def test_the_sinkhorn_plan_stops_at_the_first_check_within_tolerance():
+    """The column error is checked after every 10th pass; the plan returned is the one of the
+    first check below `tol` (and the last pass when none is)."""
+    x0, x1 = torch.randn(12, 2, generator=_gen(2)), torch.randn(12, 2, generator=_gen(3)) * 2
+    reg, b = 0.3, torch.full((12,), 1 / 12, dtype=torch.float64)
+    plans = {k: sinkhorn_plan(x0, x1, reg, iters=k, tol=0.0) for k in (10, 19, 20, 21, 30)}
+    error = {k: float((p.sum(0) - b).abs().sum()) for k, p in plans.items()}
+    assert error[10] > error[20] > 0 and not torch.equal(plans[20], plans[21])
+    tol = math.sqrt(error[10] * error[20])  # met first at the check after pass 20
+    assert torch.equal(sinkhorn_plan(x0, x1, reg, tol=tol), plans[20])
+    assert torch.equal(sinkhorn_plan(x0, x1, reg, iters=19, tol=tol), plans[19])
+    assert torch.equal(sinkhorn_plan(x0, x1, reg, iters=30, tol=error[30] / 2), plans[30])
+
+    # the default tolerance, 1e-9 in L1 over the columns (1/m each), is met in under 1000 passes
+    def column_error(k: int) -> float:
+        return float((sinkhorn_plan(x0, x1, reg, iters=k, tol=0.0).sum(0) - b).abs().sum())
+
+    k = next(k for k in range(10, 1000, 10) if column_error(k) < 1e-9)
+    assert torch.equal(sinkhorn_plan(x0, x1, reg), sinkhorn_plan(x0, x1, reg, iters=k, tol=0.0))
+
+
+def test_the_sinkhorn_plan_makes_1000_passes_at_most_by_default():
+    x0, x1 = torch.randn(10, 2, generator=_gen(4)), torch.randn(10, 2, generator=_gen(5)) * 3
+    slow = sinkhorn_plan(x0, x1, 0.02)  # far from the 1e-9 tolerance after 1000 passes
+    assert torch.equal(slow, sinkhorn_plan(x0, x1, 0.02, iters=1000, tol=1e-9))
+    assert not torch.equal(slow, sinkhorn_plan(x0, x1, 0.02, iters=1001, tol=1e-9))
+
+
+def test_sinkhorn_pairs_are_drawn_with_replacement_also_from_the_global_generator():
+    """At a tiny regularisation the plan is a permutation, so n draws with replacement repeat
+    some pairs (all distinct has probability n!/nⁿ) and every pair is one of the permutation."""
+    x0, x1 = torch.randn(12, 2, generator=_gen(6)), torch.randn(12, 2, generator=_gen(7))
+    perm = ot_pairing(x0, x1)
+    with torch.random.fork_rng():
+        torch.manual_seed(9)  # the global generator, seeded here and restored after
+        for generator in (_gen(8), None):
+            i, j = sinkhorn_pairing(x0, x1, 1e-3, generator)
+            assert i.shape == j.shape == (12,) and torch.equal(j, perm[i])
+            assert len(set(i.tolist())) < 12
