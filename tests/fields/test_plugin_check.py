@@ -59,3 +59,13 @@ def test_a_plugin_may_not_take_a_shipped_fields_name():
 
 def test_the_families_mapping_shows_the_shipped_fields():
     assert FIELDS["paper"] is PaperField and "paper" in repr(FIELDS) and len(FIELDS) >= 4
+
+
+def test_a_plugin_without_a_name_is_refused_by_what_its_name_must_be():
+    @dataclasses.dataclass(frozen=True)
+    class NoName:
+        def parts(self, x, y_pos, y_neg, temperature):
+            return x, x[:, 0]
+
+    with pytest.raises(ValueError, match=r"NoName.name must be 'mine', the entry point's name"):
+        _check_plugin("mine", NoName)

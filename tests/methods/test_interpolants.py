@@ -3,12 +3,20 @@
 import itertools
 import math
 
+import numpy as np
 import pytest
 import torch
 from scipy import stats
 
 from pushforward.data import make_distribution
-from pushforward.interpolants import Interpolant, integrate_sde, linear_interpolant, ot_pairing
+from pushforward.interpolants import (
+    Interpolant,
+    integrate_sde,
+    linear_interpolant,
+    ot_pairing,
+    sinkhorn_pairing,
+    sinkhorn_plan,
+)
 from pushforward.methods import build_method
 from pushforward.metrics.gaussian_target import chi_ks, isotropic_report
 from pushforward.nets import MLP, NetConfig
@@ -245,3 +253,207 @@ def test_ot_pairing_returns_the_inverse_of_a_shuffle():
     perm = ot_pairing(x0, x0[sigma])
     assert perm.tolist() == torch.argsort(sigma).tolist()
     assert torch.equal(x0[sigma][perm], x0)
+
+
+def test_the_default_interpolant_is_the_noiseless_linear_path():
+    interp = Interpolant()
+    assert (interp.path, interp.sigma, interp.noise, interp.exponent) == (
+        "linear", 0.0, "brownian", 2.0
+    )  # fmt: skip
+    x0, x1 = torch.randn(4, 2, generator=_gen(0)), torch.randn(4, 2, generator=_gen(1))
+    t = torch.tensor([0.0, 0.3, 0.6, 1.0])
+    torch.testing.assert_close(
+        interp.point(x0, x1, None, t), (1 - t)[:, None] * x0 + t[:, None] * x1
+    )
+    c = Interpolant("polynomial").coefficients(t)  # the default exponent: β = t², α = 1 − t²
+    torch.testing.assert_close(c.beta, (t**2)[:, None])
+    torch.testing.assert_close(c.d_beta, (2 * t)[:, None])
+
+
+def test_bad_interpolant_settings_are_refused_with_the_choices():
+    with pytest.raises(ValueError, match=r"^unknown interpolant path 'cubic'; choose one of \("):
+        Interpolant("cubic")
+    with pytest.raises(ValueError, match=r"^unknown interpolant noise 'pink'; choose one of \("):
+        Interpolant("linear", 0.5, noise="pink")
+    with pytest.raises(ValueError, match=r"^the noise scale sigma must be >= 0, got -0.1$"):
+        Interpolant("linear", -0.1)
+    with pytest.raises(ValueError, match=r"^the polynomial path's exponent must be > 0, got 0$"):
+        Interpolant("polynomial", exponent=0)
+    root = Interpolant("polynomial", exponent=0.5).coefficients(torch.tensor([0.25, 0.64]))
+    torch.testing.assert_close(root.beta, torch.tensor([[0.5], [0.8]]))  # 0 < n < 1 is allowed
+
+
+def test_a_deterministic_interpolant_has_no_noise_no_denoiser_term_and_no_score():
+    interp, t = Interpolant("trig"), torch.tensor([0.2, 0.7])
+    c = interp.coefficients(t)
+    assert torch.equal(c.gamma, torch.zeros(2, 1)) and torch.equal(c.d_gamma, torch.zeros(2, 1))
+    x0, x1 = torch.randn(2, 3, generator=_gen(0)), torch.randn(2, 3, generator=_gen(1))
+    nan = torch.full((2, 3), float("nan"))
+    torch.testing.assert_close(interp.point(x0, x1, nan, t), c.alpha * x0 + c.beta * x1)  # no z
+    assert interp.drift(x0, nan, t) is x0
+    with pytest.raises(
+        ValueError, match=r"^a deterministic interpolant \(sigma = 0\) has no score$"
+    ):
+        interp.score(x0, t)
+
+
+def test_a_stochastic_drift_without_a_denoiser_is_the_velocity():
+    interp, v = Interpolant("linear", 0.5), torch.randn(3, 2, generator=_gen(0))
+    assert interp.drift(v, None, torch.full((3,), 0.4)) is v
+
+
+def test_the_diffusion_schedules_in_closed_form():
+    t = torch.tensor([0.1, 0.5, 0.9])
+    brownian, bridge = Interpolant("linear", 0.5), Interpolant("linear", 0.5, noise="bridge")
+    torch.testing.assert_close(brownian.diffusion(t, 0.3, "constant"), torch.full((3, 1), 0.3))
+    gamma = 0.3 * torch.sqrt(2 * t * (1 - t))[:, None]  # ε₀ γ(t)/σ, whatever σ
+    torch.testing.assert_close(brownian.diffusion(t, 0.3, "gamma"), gamma)
+    torch.testing.assert_close(bridge.diffusion(t, 0.3, "gamma"), gamma / math.sqrt(2))
+    assert brownian.diffusion(torch.tensor(0.5), 0.3, "gamma").shape == (1, 1)
+    with pytest.raises(ValueError, match=r"^unknown diffusion schedule 'linear'; choose one of \("):
+        brownian.diffusion(t, 0.3, "linear")
+
+
+def test_euler_maruyama_steps_are_the_formula_with_the_generators_noise():
+    """Two steps forward and two backward, by hand: x ← x + h b(t, x) + √(2 ε(t) |h|) ξ."""
+    x0 = torch.randn(5, 2, generator=_gen(0), dtype=torch.float64)
+    drift = lambda t, x: torch.cos(3 * t) - x  # noqa: E731
+    diffusion = lambda t: (0.2 + t).reshape(1, 1)  # noqa: E731
+    for t0, t1 in [(0.0, 1.0), (1.0, 0.2)]:
+        noise, x = _gen(5), x0
+        times = torch.linspace(t0, t1, 3, dtype=torch.float64)
+        for t in times[:2]:
+            h = (t1 - t0) / 2
+            xi = torch.randn(5, 2, generator=noise).double()
+            x = x + h * drift(t, x) + math.sqrt(2 * float(diffusion(t)) * abs(h)) * xi
+        got = integrate_sde(drift, diffusion, x0, t0, t1, steps=2, generator=_gen(5))
+        torch.testing.assert_close(got.x, x, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(got.times, times)
+
+
+def test_the_sde_sampler_defaults_and_its_trajectory():
+    x0 = torch.randn(4, 2, generator=_gen(0), dtype=torch.float64)
+    drift, diffusion = (lambda t, x: -x), (lambda t: torch.full((1, 1), 0.5))
+    default = integrate_sde(drift, diffusion, x0)
+    explicit = integrate_sde(drift, diffusion, x0, 0.0, 1.0, steps=100, generator=_gen(0))
+    assert torch.equal(default.x, explicit.x) and default.trajectory is None
+    assert default.nfe == 100 and torch.equal(
+        default.times, torch.linspace(0, 1, 101, dtype=torch.float64)
+    )
+    kept = integrate_sde(drift, diffusion, x0, steps=3, generator=_gen(1), keep_trajectory=True)
+    assert kept.trajectory.shape == (4, 4, 2) and kept.nfe == 3
+    assert torch.equal(kept.trajectory[0], x0) and torch.equal(kept.trajectory[-1], kept.x)
+    first = integrate_sde(drift, diffusion, x0, 0.0, 1 / 3, steps=1, generator=_gen(1)).x
+    torch.testing.assert_close(kept.trajectory[1], first, rtol=1e-12, atol=1e-12)
+
+
+def test_the_sde_sampler_needs_a_step_and_keeps_the_points_dtype():
+    drift, diffusion = (lambda t, x: -x), (lambda t: torch.full((1, 1), 0.5, dtype=t.dtype))
+    with pytest.raises(ValueError, match=r"^steps must be >= 1, got 0$"):
+        integrate_sde(drift, diffusion, torch.zeros(2, 2), steps=0)
+    for dtype in (torch.bfloat16, torch.float32, torch.float64):
+        sol = integrate_sde(drift, diffusion, torch.ones(3, 2, dtype=dtype), steps=1)
+        assert (sol.x.dtype, sol.times.dtype) == (dtype, dtype)
+
+
+def test_the_sde_sampler_hits_the_ornstein_uhlenbeck_law():
+    """dX = −θ X dt + √(2ε) dW from x₀ = 2: X₁ ~ N(2e^{−θ}, (ε/θ)(1 − e^{−2θ})); backward in
+    time with drift +θ X the same law at t = 0 from X₁ = 2 (Euler bias O(h) far below the
+    sampling error's 4σ)."""
+    theta, eps, n = 1.5, 0.4, 20000
+    mean, var = 2 * math.exp(-theta), eps / theta * (1 - math.exp(-2 * theta))
+    x0 = torch.full((n, 1), 2.0, dtype=torch.float64)
+    diffusion = lambda t: torch.full((1, 1), eps, dtype=torch.float64)  # noqa: E731
+    fwd = integrate_sde(lambda t, x: -theta * x, diffusion, x0, steps=200, generator=_gen(3)).x
+    back = integrate_sde(lambda t, x: theta * x, diffusion, x0, 1.0, 0.0, steps=200,
+                         generator=_gen(4)).x  # fmt: skip
+    for x in (fwd, back):
+        assert abs(float(x.mean()) - mean) < 4 * math.sqrt(var / n)
+        assert abs(float(x.var()) - var) < 4 * var * math.sqrt(2 / n) + 0.01 * var
+
+
+def test_the_conditional_velocity_adds_the_noise_term_only_with_noise():
+    x0, x1, z = (torch.randn(3, 2, generator=_gen(i)) for i in range(3))
+    t = torch.tensor([0.2, 0.5, 0.7])
+    stochastic = Interpolant("linear", 0.5)
+    u = stochastic.velocity_target(x0, x1, t)
+    torch.testing.assert_close(u, x1 - x0)
+    torch.testing.assert_close(stochastic.conditional_velocity(x0, x1, None, t), u)  # z unknown
+    d_gamma = 0.5 * (1 - 2 * t)[:, None] / torch.sqrt(2 * t * (1 - t))[:, None]
+    torch.testing.assert_close(stochastic.conditional_velocity(x0, x1, z, t), u + d_gamma * z)
+    nan = torch.full((3, 2), float("nan"))
+    torch.testing.assert_close(Interpolant("linear").conditional_velocity(x0, x1, nan, t), u)
+
+
+def _pot_plan(x0, x1, reg):
+    import ot
+
+    cost = torch.cdist(x0.double(), x1.double()).square().numpy()
+    n, m = cost.shape
+    return torch.as_tensor(
+        ot.sinkhorn(
+            np.full(n, 1 / n),
+            np.full(m, 1 / m),
+            cost,
+            reg,
+            numItermax=100000,
+            stopThr=1e-15,
+            method="sinkhorn_log",
+        )  # fmt: skip
+    )
+
+
+def test_the_sinkhorn_plan_is_pots_and_has_both_marginals():
+    x0, x1 = torch.randn(9, 2, generator=_gen(0)), torch.randn(7, 2, generator=_gen(1)) + 1
+    plan = sinkhorn_plan(x0, x1, 0.5, tol=1e-14, iters=5000)
+    assert plan.dtype == torch.float64 and plan.shape == (9, 7)
+    torch.testing.assert_close(plan, _pot_plan(x0, x1, 0.5), rtol=1e-9, atol=1e-14)
+    torch.testing.assert_close(plan.sum(1), torch.full((9,), 1 / 9, dtype=torch.float64),
+                               rtol=0, atol=1e-15)  # fmt: skip
+    torch.testing.assert_close(plan.sum(0), torch.full((7,), 1 / 7, dtype=torch.float64),
+                               rtol=0, atol=1e-13)  # fmt: skip
+    for reg in (0.0, -1.0):
+        why = rf"^the entropic regularisation must be > 0, got {reg}$"
+        with pytest.raises(ValueError, match=why):
+            sinkhorn_plan(x0, x1, reg)
+
+
+def test_the_sinkhorn_plan_stops_at_the_first_check_within_tolerance():
+    """The column error is checked after every 10th pass; the plan returned is the one of the
+    first check below `tol` (and the last pass when none is)."""
+    x0, x1 = torch.randn(12, 2, generator=_gen(2)), torch.randn(12, 2, generator=_gen(3)) * 2
+    reg, b = 0.3, torch.full((12,), 1 / 12, dtype=torch.float64)
+    plans = {k: sinkhorn_plan(x0, x1, reg, iters=k, tol=0.0) for k in (10, 19, 20, 21, 30)}
+    error = {k: float((p.sum(0) - b).abs().sum()) for k, p in plans.items()}
+    assert error[10] > error[20] > 0 and not torch.equal(plans[20], plans[21])
+    tol = math.sqrt(error[10] * error[20])  # met first at the check after pass 20
+    assert torch.equal(sinkhorn_plan(x0, x1, reg, tol=tol), plans[20])
+    assert torch.equal(sinkhorn_plan(x0, x1, reg, iters=19, tol=tol), plans[19])
+    assert torch.equal(sinkhorn_plan(x0, x1, reg, iters=30, tol=error[30] / 2), plans[30])
+
+    # the default tolerance, 1e-9 in L1 over the columns (1/m each), is met in under 1000 passes
+    def column_error(k: int) -> float:
+        return float((sinkhorn_plan(x0, x1, reg, iters=k, tol=0.0).sum(0) - b).abs().sum())
+
+    k = next(k for k in range(10, 1000, 10) if column_error(k) < 1e-9)
+    assert torch.equal(sinkhorn_plan(x0, x1, reg), sinkhorn_plan(x0, x1, reg, iters=k, tol=0.0))
+
+
+def test_the_sinkhorn_plan_makes_1000_passes_at_most_by_default():
+    x0, x1 = torch.randn(10, 2, generator=_gen(4)), torch.randn(10, 2, generator=_gen(5)) * 3
+    slow = sinkhorn_plan(x0, x1, 0.02)  # far from the 1e-9 tolerance after 1000 passes
+    assert torch.equal(slow, sinkhorn_plan(x0, x1, 0.02, iters=1000, tol=1e-9))
+    assert not torch.equal(slow, sinkhorn_plan(x0, x1, 0.02, iters=1001, tol=1e-9))
+
+
+def test_sinkhorn_pairs_are_drawn_with_replacement_also_from_the_global_generator():
+    """At a tiny regularisation the plan is a permutation, so n draws with replacement repeat
+    some pairs (all distinct has probability n!/nⁿ) and every pair is one of the permutation."""
+    x0, x1 = torch.randn(12, 2, generator=_gen(6)), torch.randn(12, 2, generator=_gen(7))
+    perm = ot_pairing(x0, x1)
+    with torch.random.fork_rng():
+        torch.manual_seed(9)  # the global generator, seeded here and restored after
+        for generator in (_gen(8), None):
+            i, j = sinkhorn_pairing(x0, x1, 1e-3, generator)
+            assert i.shape == j.shape == (12,) and torch.equal(j, perm[i])
+            assert len(set(i.tolist())) < 12
