@@ -1,7 +1,7 @@
 """How much of the exact Gaussian flow-matching field c(t)·x trained runs learned: ĉ(t) vs c(t).
 
 For runs whose source is N(0, a I) and target N(0, b I) in the same dimension (e.g. the
-seed-001 control `gauss128-to-128`), `metrics.gaussian_field.field_slope` fits the learned
+seed-001 control `gauss128-to-128`), `analysis.gaussian_field.field_slope` fits the learned
 velocity along x at each time of a grid (2000 draws of x_t per time, generator seed 0) and the
 table gives, per time, the exact c(t) of the run's path, ĉ(t) (mean ± std over the runs given:
 one per seed) and the residual RMS. A run that learned the expansion (c > 0) but not the
@@ -18,10 +18,10 @@ from pathlib import Path
 
 import torch
 
+from pushforward.analysis.gaussian_field import field_slope, gaussian_fm_slope
 from pushforward.data.gaussian import Gaussian
 from pushforward.errors import ConfigError
 from pushforward.methods.trained import load_trained
-from pushforward.metrics.gaussian_field import field_slope, gaussian_fm_slope
 from pushforward.studies.table import Stat, format_value
 
 TIMES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 0.9, 1.0)

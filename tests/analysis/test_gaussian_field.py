@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from pushforward.metrics.gaussian_field import field_slope, gaussian_fm_slope
+from pushforward.analysis.gaussian_field import field_slope, gaussian_fm_slope
 
 
 def test_the_slope_contracts_then_expands_and_changes_sign_at_a_over_a_plus_b():
