@@ -17,31 +17,42 @@ from collections import defaultdict
 from pathlib import Path
 
 import torch
+from torch import Tensor
 
 from pushforward.data.cache import cache_dir
 from pushforward.errors import ConfigError
 from pushforward.methods.trained import load_trained
 from pushforward.metrics.frechet import frechet_distance
-from pushforward.metrics.images import classifier_features, fetch_classifier, load_classifier
+from pushforward.metrics.images import (
+    Classifier,
+    classifier_features,
+    fetch_classifier,
+    load_classifier,
+)
 from pushforward.run import RunReader
 from pushforward.studies.table import Stat, format_value
 
 
-def chart_fd(path: Path, n: int = 2000) -> tuple[float, float | None]:
-    """FD of D(E(x)) for `n` test images against `n` others, and the run's own sample FD (its
-    eval.json, None when not evaluated)."""
+def chart_fd(
+    path: Path, model: Classifier, pairs: dict[str, tuple[Tensor, Tensor]], n: int = 2000
+) -> tuple[float, float | None]:
+    """FD of D(E(x)) for `n` test images against `n` others (features of `model`), and the
+    run's own sample FD (its eval.json, None when not evaluated). `pairs` keeps, per data set,
+    the images to reconstruct and the reference features (the same for every run: permutation
+    seed 0), so they are computed once."""
     trained = load_trained(path)
     chart = getattr(trained.method, "chart", None)
     if chart is None or trained.config["method"]["name"] != "latent-flow":
         raise ConfigError(f"{path}: not a latent-flow run")
-    fetch_classifier("mnist", cache_dir())
-    model = load_classifier("mnist", cache_dir())
-    real, _ = trained.target.tensors("test")
-    perm = torch.randperm(len(real), generator=torch.Generator().manual_seed(0))
-    x, reference = real[perm[:n]], real[perm[n : 2 * n]]
+    target = trained.target
+    if target.name not in pairs:
+        real, _ = target.tensors("test")
+        perm = torch.randperm(len(real), generator=torch.Generator().manual_seed(0))
+        pairs[target.name] = real[perm[:n]], classifier_features(model, real[perm[n : 2 * n]])
+    x, reference = pairs[target.name]
     with torch.no_grad():
         recon = chart.decode(chart.encode(x)).clamp(0, 1)
-    fd = frechet_distance(classifier_features(model, recon), classifier_features(model, reference))
+    fd = frechet_distance(classifier_features(model, recon), reference)
     record = RunReader(path).eval_record()
     own = record.metrics.get("fd") if record is not None else None
     return fd, own
@@ -52,11 +63,14 @@ def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("runs", nargs="+", type=Path, help="latent-flow run directories")
     args = parser.parse_args(argv)
+    fetch_classifier("mnist", cache_dir())  # trains once when it is not cached
+    model = load_classifier("mnist", cache_dir())
+    pairs: dict[str, tuple[Tensor, Tensor]] = {}
     floors: dict[str, list[float]] = defaultdict(list)
     samples: dict[str, list[float | None]] = defaultdict(list)
     for path in args.runs:
         name = RunReader(path).config()["experiment"].get("name") or path.parent.parent.name
-        floor, own = chart_fd(path)
+        floor, own = chart_fd(path, model, pairs)
         floors[name].append(floor)
         samples[name].append(own)
     header = "| experiment | runs | FD of D(E(x)) (chart floor) | FD of samples |"
