@@ -46,11 +46,23 @@ class Distribution:
     mode_radius: float | None = None
     manifold: Any = None
     image_shape: tuple[int, ...] | None = None
+    n_classes: int = 0  # labelled data: `sample_labeled` gives labels in 0..n_classes-1
     params: dict[str, Any]
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """Draw `n` samples `[n, d]` float32; the same generator state gives the same samples."""
         raise NotImplementedError(f"{self.name} does not implement sample")
+
+    def sample_labeled(
+        self, n: int, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """`n` samples `[n, d]` and their class labels `[n]` int64 (labelled data only); the
+        samples are the ones `sample` draws from the same generator state."""
+        raise ConfigError(
+            f"{self.name} has no class labels: class-conditional generation needs labelled "
+            "data (mnist, digits, a Gaussian mixture such as 8gaussians: its labels are the "
+            "components)"
+        )
 
     def log_prob(self, x: Tensor) -> Tensor:
         """Log density `[n]` of points `x [n, d]`; raises NotImplementedError where unknown."""

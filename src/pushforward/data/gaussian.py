@@ -46,9 +46,16 @@ def sample_mixture(
     n: int, means: Tensor, stds: Tensor, weights: Tensor, generator: torch.Generator | None
 ) -> Tensor:
     """`n` draws `[n, d]` from a diagonal Gaussian mixture (means, stds `[m, d]`, weights `[m]`)."""
+    return sample_mixture_labeled(n, means, stds, weights, generator)[0]
+
+
+def sample_mixture_labeled(
+    n: int, means: Tensor, stds: Tensor, weights: Tensor, generator: torch.Generator | None
+) -> tuple[Tensor, Tensor]:
+    """`n` draws `[n, d]` of a diagonal Gaussian mixture and their components `[n]` int64."""
     k = torch.multinomial(weights, n, replacement=True, generator=generator)
     eps = torch.randn(n, means.shape[1], generator=generator)
-    return means[k] + stds[k] * eps
+    return means[k] + stds[k] * eps, k
 
 
 class GaussianMixture(Distribution):
@@ -97,11 +104,18 @@ class GaussianMixture(Distribution):
         self.means, self.stds = means, stds
         self.dim = means.shape[1]
         self.modes, self.mode_weights = means, weights
+        self.n_classes = means.shape[0]
         self.mode_radius = bump_radius(float(stds.max()), self.dim)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """Draw `[n, d]`: a component by weight, then Gaussian noise around its mean."""
         return sample_mixture(n, self.means, self.stds, self.mode_weights, generator)
+
+    def sample_labeled(
+        self, n: int, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Draws `[n, d]` and their components `[n]` (the class labels of a mixture)."""
+        return sample_mixture_labeled(n, self.means, self.stds, self.mode_weights, generator)
 
     def log_prob(self, x: Tensor) -> Tensor:
         """Exact log density `[n]` at `x [n, d]`."""

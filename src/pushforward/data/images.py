@@ -29,6 +29,7 @@ class ImageDistribution(Distribution):
     """Empirical distribution of images `[N, d]` in [0, 1] with labels `[N]`, per split."""
 
     splits: tuple[str, ...]
+    n_classes = 10  # digit labels 0..9 (kept as they are when `classes` selects some)
 
     def _setup(self, data: dict[str, tuple[Tensor, Tensor]], split: str, classes: Any) -> None:
         """Check `split` and `classes`, keep only those classes, and pick the split's images."""
@@ -57,8 +58,14 @@ class ImageDistribution(Distribution):
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """`[n, d]` rows drawn uniformly with replacement from the split's images."""
+        return self.sample_labeled(n, generator)[0]
+
+    def sample_labeled(
+        self, n: int, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """`[n, d]` rows drawn uniformly with replacement and their digit labels `[n]`."""
         idx = torch.randint(len(self.images), (n,), generator=generator)
-        return self.images[idx]
+        return self.images[idx], self.labels[idx]
 
 
 @register("digits")

@@ -111,8 +111,12 @@ def drift(
     normalize: bool = True,
     temperature_scale: str = "absolute",
     normalization: str = "total",
+    extra_negatives: Tensor | None = None,
 ) -> tuple[Tensor, dict[str, float]]:
     """Sum over `temperatures` of `field` `[n, d]` at `x [n, d]`, and the raw RMS of each.
+
+    `extra_negatives [m, d]` (the paper field only, with `y_neg` None) are negatives added to
+    the generated samples: the drifting paper's guidance through negatives.
 
     With `normalize` each temperature's field is scaled to unit RMS ("total": E‖V‖² = 1;
     "per-dim": E‖V‖²/d = 1) before summing; the raw RMS (which goes to zero as the
@@ -129,12 +133,18 @@ def drift(
     total = torch.zeros_like(x)
     logs: dict[str, float] = {}
     scale = 1.0
+    extra = {}
+    if extra_negatives is not None:
+        if y_neg is not None:
+            raise ValueError("extra_negatives add to the generated samples: leave y_neg None")
+        extra = {"extra_neg": extra_negatives}
     if temperature_scale == "mean-distance":
-        scale = float(mean_distance(x, y_pos, y_neg))
+        others = y_pos if extra_negatives is None else torch.cat([y_pos, extra_negatives])
+        scale = float(mean_distance(x, others, y_neg))
         logs["mean_distance"] = scale
     log_size = 0.5 * math.log(x.shape[1]) if normalization == "per-dim" else 0.0
     for tau in temperatures:
-        shift, log_scale = field.parts(x, y_pos, y_neg, float(tau) * scale)
+        shift, log_scale = field.parts(x, y_pos, y_neg, float(tau) * scale, **extra)
         rms = log_rms(shift, log_scale)
         total += (log_scale - ((rms - log_size) if normalize else 0.0)).exp().unsqueeze(1) * shift
         logs[f"drift_rms/{tau:g}"] = float(rms.exp())

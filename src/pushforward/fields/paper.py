@@ -91,10 +91,13 @@ def drift_parts(
     bidirectional: bool = True,
     chunk: int | None = None,
     cache_bytes: int = CACHE_BYTES,
+    extra_neg: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """The field's factors: mean-shift difference `b [n, d]` and log-scale `s [n]`, V = eˢ·b.
 
-    `y_neg=None` means the generated samples themselves (`y⁻ = x`, self-pairs masked).
+    `y_neg=None` means the generated samples themselves (`y⁻ = x`, self-pairs masked);
+    `extra_neg [m, d]` (with `y_neg=None`) adds negatives to them (y⁻ = [x, extra], the
+    drifting paper's guidance through negatives).
     Memory is O(chunk · (m⁺ + m⁻)), plus, for d ≥ 32, the logits `[n, m⁺ + m⁻]` of the
     bidirectional field when they fit in `cache_bytes` (so the distance matmul runs once).
     Each chunk is one matmul (distances), one exp pass and one matmul (mean shifts), with every
@@ -102,6 +105,10 @@ def drift_parts(
     """
     mask_self = y_neg is None
     check_field_args(x, temperature, kernel, mask_self)
+    if extra_neg is not None:
+        if y_neg is not None:
+            raise ValueError("extra_neg adds to the generated samples: pass y_neg=None with it")
+        y_neg = torch.cat([x, extra_neg])  # x first: the masked diagonal stays the self-pairs
     y_neg = x if y_neg is None else y_neg
     n, m_neg = x.shape[0], y_neg.shape[0]
     tau = float(temperature)
@@ -218,12 +225,17 @@ class PaperField:
     chunk: int | None = None
 
     def parts(
-        self, x: Tensor, y_pos: Tensor, y_neg: Tensor | None, temperature: float
+        self,
+        x: Tensor,
+        y_pos: Tensor,
+        y_neg: Tensor | None,
+        temperature: float,
+        extra_neg: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         """Factors `(b [n, d], s [n])` of the field at `x [n, d]` (see `drift_parts`)."""
         return drift_parts(
             x, y_pos, y_neg, temperature=temperature, kernel=self.kernel,
-            bidirectional=self.bidirectional, chunk=self.chunk,
+            bidirectional=self.bidirectional, chunk=self.chunk, extra_neg=extra_neg,
         )  # fmt: skip
 
 

@@ -5,6 +5,7 @@ distribution, its `[method]` parameters (a dataclass `Config`), the `[net]` sect
 generator for its initial weights. It offers
 
     loss(batch [B, d], generator) -> (scalar loss, {name: float})
+                                   (conditional learners: loss(batch, generator, labels [B]))
     sample(n, *, generator=None, **solver) -> [n, d]
     snapshot(n, generator) -> {"panel/set": [k, d]}       point sets for the report
     static_sets(data [n, d], generator) -> {"panel/set": [k, d]}
@@ -80,6 +81,7 @@ class Method(nn.Module):
     Config: ClassVar[type] = object
     panels: ClassVar[dict[str, str]] = {"sample": "Sample space"}
     needs_source: ClassVar[bool] = False
+    n_classes: int = 0  # > 0: class-conditional; `loss` then takes the batch's labels
     # whether bf16 autocast of the loss is safe (regression losses, no kernel distances)
     mixed_precision: ClassVar[bool] = False
 
@@ -104,6 +106,11 @@ class Method(nn.Module):
         self.config = config
         self.net_config = net
         self.register_buffer("_anchor", torch.zeros(()), persistent=False)
+
+    @property
+    def conditional(self) -> bool:
+        """Whether this learner is class-conditional (trains on labels, samples given them)."""
+        return self.n_classes > 0
 
     @property
     def device(self) -> torch.device:

@@ -33,9 +33,19 @@ from torch import Tensor
 
 from pushforward import distributed
 from pushforward.data.base import Distribution
+from pushforward.errors import ConfigError
 from pushforward.fields import FIELDS, KERNELS, annealed_temperatures, drift, make_field
 from pushforward.fields.base import NORMALIZATIONS, TEMPERATURE_SCALES
 from pushforward.methods.base import MapDynamics, Method, draw_normal
+from pushforward.methods.conditioning import (
+    CLASS_GRID,
+    CLASS_PANEL,
+    check_labels,
+    class_count,
+    draw_labels,
+    grid_labels,
+    one_hot,
+)
 from pushforward.nets import MLP, NetConfig
 
 __all__ = ["Drifting", "DriftingConfig"]
@@ -62,6 +72,13 @@ class DriftingConfig:
     convention); `normalization` is
     "total" (each temperature's field scaled to E‖V‖² = 1; ours) or "per-dim" (E‖V‖²/d = 1,
     the authors'). See `pushforward.fields.base`.
+
+    `conditional = true` makes a class-conditional generator f(ε, c, α): each class's samples
+    drift toward that class's data and away from themselves, plus, for a guidance scale
+    α > 1, unconditional data mixed into the negatives with share γ = 1 − 1/α (the paper's
+    guidance through negatives; equilibrium q_c = α p_c − (α − 1) p). α is drawn per class
+    and step from [1, `guidance_max`] and fed to the generator, so one model serves every
+    scale; `guidance` is the default α at sampling.
     """
 
     temperatures: list[float] = field(default_factory=lambda: [0.02, 0.05, 0.2])
@@ -82,9 +99,22 @@ class DriftingConfig:
     anneal_floor: float = 0.0
     temperature_scale: str = "absolute"
     normalization: str = "total"
+    conditional: bool = False
+    guidance_max: float = 1.0
+    guidance: float = 1.0
 
     def __post_init__(self) -> None:
         """Check names and ranges."""
+        if not 1.0 <= self.guidance <= self.guidance_max:
+            raise ValueError(
+                f"method.guidance = {self.guidance} must lie in [1, method.guidance_max = "
+                f"{self.guidance_max}] (the scales the generator is trained for)"
+            )
+        if self.guidance_max > 1 and (not self.conditional or self.field != "paper"):
+            raise ValueError(
+                "method.guidance_max > 1 (guidance through negatives) needs "
+                'method.conditional = true and method.field = "paper"'
+            )
         if not self.temperatures or any(t <= 0 for t in self.temperatures):
             raise ValueError(f"method.temperatures must be positive, got {self.temperatures}")
         if self.kernel not in KERNELS:
@@ -142,7 +172,12 @@ class Drifting(Method):
         super().__init__(target, source, config, net, generator)
         self.target = target
         self.noise_dim = config.noise_dim or target.dim
-        self.f = MLP(self.noise_dim, target.dim, net, generator=generator)
+        if config.conditional:
+            self.n_classes = class_count(target, self.name)
+            self.panels = {**self.panels, "classes": CLASS_PANEL}
+        # a conditional generator's input: noise, the one-hot class and the guidance scale α
+        self.code_dim = self.n_classes + (1 if config.guidance_max > 1 else 0)
+        self.f = MLP(self.noise_dim + self.code_dim, target.dim, net, generator=generator)
         with torch.no_grad():
             self.f.last.weight.mul_(config.init_scale)
             self.f.last.bias.mul_(config.init_scale)
@@ -192,8 +227,13 @@ class Drifting(Method):
         names = [f"drift_rms/{t:g}" for t in c.temperatures]
         return v, {**dict(zip(names, rms, strict=True)), **other}
 
-    def loss(self, batch: Tensor, generator: torch.Generator) -> tuple[Tensor, dict[str, float]]:
-        """‖f(ε) − stopgrad(f(ε) + V)‖² on a batch of `B` noises, with `batch [B, d]` as data."""
+    def loss(
+        self, batch: Tensor, generator: torch.Generator, labels: Tensor | None = None
+    ) -> tuple[Tensor, dict[str, float]]:
+        """‖f(ε) − stopgrad(f(ε) + V)‖² on a batch of `B` noises, with `batch [B, d]` as data
+        (and its labels `[B]` when conditional: one noise per data row, of that row's class)."""
+        if self.conditional:
+            return self._conditional_loss(batch, labels, generator)
         x = self.f(draw_normal((batch.shape[0], self.noise_dim), generator, batch))
         # the field sees the global batch when distributed (this rank's rows of it)
         v, logs = distributed.batch_field(self.field, x.detach(), batch)
@@ -204,31 +244,118 @@ class Drifting(Method):
         self.step_count += 1
         return loss, logs
 
+    def _conditional_loss(
+        self, batch: Tensor, labels: Tensor | None, generator: torch.Generator
+    ) -> tuple[Tensor, dict[str, float]]:
+        """The drift loss of a class-conditional generator: each class's field separately."""
+        if labels is None:
+            raise ValueError("conditional drifting trains on labelled batches: pass labels")
+        if distributed.active():
+            raise ConfigError("conditional drifting runs in one process (no torchrun yet)")
+        c = self.config
+        n, device = batch.shape[0], generator.device
+        alpha = 1.0 + (c.guidance_max - 1.0) * torch.rand(self.n_classes, generator=generator,
+                                                          device=device).to(batch)  # fmt: skip
+        noise = draw_normal((n, self.noise_dim), generator, batch)
+        x = self.f(torch.cat([noise, self._code(labels, alpha[labels])], 1))
+        order = torch.randperm(n, generator=generator, device=device).to(batch.device)
+        v, rms, groups = torch.zeros_like(x), {}, 0
+        for k in labels.unique().tolist():
+            rows = (labels == k).nonzero().squeeze(1)
+            if len(rows) < 2:  # no other sample of the class to repel: no field this step
+                continue
+            a = float(alpha[k])
+            # unconditional negatives: γ/(1 − γ) = α − 1 of them per generated negative
+            extra = batch[order[: min(n, round((a - 1.0) * (len(rows) - 1)))]]
+            v[rows], logs = drift(
+                self.drift_field, x[rows].detach(), batch[rows], self.temperatures(),
+                normalize=c.normalize, temperature_scale=c.temperature_scale,
+                normalization=c.normalization,
+                extra_negatives=extra if len(extra) else None,
+            )  # fmt: skip
+            groups += 1
+            for key, value in logs.items():
+                rms[key] = rms.get(key, 0.0) + value
+        loss = (x - (x + v).detach()).square().sum(1).mean()
+        logs = {key: value / max(groups, 1) for key, value in rms.items()}
+        logs["drift_rms"] = sum(v for k, v in logs.items() if k.startswith("drift_rms/"))
+        self.step_count += 1
+        return loss, logs
+
+    def _code(self, labels: Tensor, alpha: Tensor | float) -> Tensor:
+        """The generator's conditioning input `[n, code_dim]`: one-hot class (and log α)."""
+        code = one_hot(labels, self.n_classes).to(self._anchor)
+        if self.code_dim == self.n_classes:
+            return code
+        alpha = torch.as_tensor(alpha, dtype=code.dtype, device=code.device).expand(len(labels))
+        return torch.cat([code, alpha.log().unsqueeze(1)], 1)
+
+    def _draw(
+        self,
+        n: int,
+        generator: torch.Generator | None,
+        labels: Tensor | None = None,
+        guidance: float | None = None,
+    ) -> Tensor:
+        """The generator's input `[n, noise_dim + code_dim]`: noise, and the class code (labels
+        drawn with the data's frequencies unless given) when conditional."""
+        noise = draw_normal((n, self.noise_dim), generator, self._anchor)
+        if not self.conditional:
+            if labels is not None or guidance is not None:
+                raise ConfigError(f"{self.name} is unconditional: it takes no labels or guidance")
+            return noise
+        alpha = self.config.guidance if guidance is None else float(guidance)
+        if not 1.0 <= alpha <= self.config.guidance_max:
+            raise ConfigError(
+                f"guidance {alpha} is outside the scales this generator was trained for "
+                f"[1, {self.config.guidance_max}] (method.guidance_max)"
+            )
+        labels = (
+            draw_labels(self.target, n, generator)
+            if labels is None
+            else check_labels(labels, n, self.n_classes)
+        )
+        return torch.cat([noise, self._code(labels.to(noise.device), alpha)], 1)
+
     @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None, **solver: Any) -> Tensor:
-        """`n` samples `[n, d]` = f(ε) (one network evaluation; solver options are ignored)."""
-        return self.generate(draw_normal((n, self.noise_dim), generator, self._anchor))
+    def sample(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        labels: Tensor | None = None,
+        guidance: float | None = None,
+        **solver: Any,
+    ) -> Tensor:
+        """`n` samples `[n, d]` = f(ε) (one network evaluation; solver options are ignored);
+        a conditional generator takes `labels [n]` (default: drawn with the data's class
+        frequencies) and a guidance scale α in [1, guidance_max]."""
+        return self.generate(self._draw(n, generator, labels, guidance))
 
     def generate(self, noise: Tensor) -> Tensor:
-        """Samples `[n, d]` = f(ε) of noise `[n, noise_dim]`, clamped into `output_range`."""
+        """Samples `[n, d]` = f(ε) of noise `[n, noise_dim]` (with the class code appended when
+        conditional), clamped into `output_range`."""
         x = self.f(noise)
         r = self.config.output_range
         return x if r is None else x.clamp(r[0], r[1])
 
     def dynamics(self) -> MapDynamics:
-        """The one-step generator f of noise `[n, noise_dim]`."""
-        return MapDynamics(
-            self.generate, lambda n, g: draw_normal((n, self.noise_dim), g, self._anchor)
-        )
+        """The one-step generator f of noise `[n, noise_dim]` (and class code, if conditional)."""
+        return MapDynamics(self.generate, lambda n, g: self._draw(n, g))
 
     @torch.no_grad()
     def snapshot(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:
-        """Generated samples, and the field drawn as arrows at the first `field_arrows` of them."""
+        """Generated samples, and the field drawn as arrows at the first `field_arrows` of them;
+        a conditional generator adds a class grid (`CLASS_GRID` samples of each class)."""
         x = self.sample(n, generator=generator)
         data = self.target.sample(n, generator).to(x)
         v, _ = self.field(x, data)
         k = self.config.field_arrows
-        return {"sample/generated": x, "field/from": x[:k], "field/vector": v[:k]}
+        sets = {"sample/generated": x, "field/from": x[:k], "field/vector": v[:k]}
+        if self.conditional:
+            grid = grid_labels(self.n_classes, CLASS_GRID)
+            sets["classes/generated"] = self.sample(len(grid), generator=generator, labels=grid)
+        return sets
 
     @torch.no_grad()
     def static_sets(self, data: Tensor, generator: torch.Generator) -> dict[str, Tensor]:

@@ -28,6 +28,9 @@ Example:
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +39,7 @@ from torch import Tensor
 
 from pushforward.data import make_distribution
 from pushforward.data.base import Distribution
+from pushforward.errors import ConfigError
 from pushforward.interpolants import (
     DIFFUSIONS,
     NOISES,
@@ -46,12 +50,24 @@ from pushforward.interpolants import (
     sinkhorn_pairing,
 )
 from pushforward.methods.base import SDE, FlowDynamics, Method, draw_normal
+from pushforward.methods.conditioning import (
+    CLASS_GRID,
+    CLASS_PANEL,
+    GuidedNet,
+    check_labels,
+    class_count,
+    draw_labels,
+    drop_labels,
+    grid_labels,
+    one_hot,
+)
 from pushforward.nets import MLP, NetConfig
 from pushforward.ode import SOLVERS, Solution, integrate
 
 __all__ = ["COUPLINGS", "SAMPLERS", "FlowConfig", "InterpolantConfig", "StochasticInterpolant"]
 
 COUPLINGS = ("independent", "ot", "sinkhorn")
+
 SAMPLERS = ("ode", "sde")
 
 
@@ -60,7 +76,9 @@ class FlowConfig:
     """Keys every interpolant method has: coupling (`independent`, exact `ot`, or `sinkhorn`:
     pairs drawn from the entropic OT plan of regularisation `coupling_reg`), the path
     (`linear`, `trig`, `polynomial` with `path_exponent`, `vp`), and the default solver and
-    its steps."""
+    its steps. `conditional = true` trains a class-conditional field with classifier-free
+    guidance (labels dropped at rate `p_uncond`; `guidance` is the default sampling scale w,
+    1 = the conditional model; `pushforward.methods.conditioning`)."""
 
     coupling: str = "independent"
     solver: str = "euler"
@@ -68,9 +86,17 @@ class FlowConfig:
     coupling_reg: float = 0.05
     path: str = "linear"
     path_exponent: float = 2.0
+    conditional: bool = False
+    p_uncond: float = 0.1
+    guidance: float = 1.0
 
     def __post_init__(self) -> None:
         """Check names and ranges."""
+        if not 0 <= self.p_uncond < 1 or not math.isfinite(self.guidance):
+            raise ValueError(
+                f"method.p_uncond must be in [0, 1) and method.guidance finite, got "
+                f"{self.p_uncond} and {self.guidance}"
+            )
         if self.coupling not in COUPLINGS:
             raise ValueError(f"method.coupling {self.coupling!r}: choose one of {COUPLINGS}")
         if self.coupling_reg <= 0 or self.path_exponent <= 0:
@@ -150,30 +176,48 @@ class StochasticInterpolant(Method):
         self.interpolant = Interpolant(
             config.path, config.sigma, exponent=config.path_exponent, noise=config.noise
         )
-        self.velocity = MLP(target.dim, target.dim, net, time=True, generator=generator)
+        d = target.dim
+        if getattr(config, "conditional", False):
+            k = self.n_classes = class_count(target, self.name)
+            self.panels = {**self.panels, "classes": CLASS_PANEL}
+            self.velocity = GuidedNet(MLP(d + k, d, net, time=True, generator=generator), k)
+            self.denoiser = (
+                GuidedNet(MLP(d + k, d, net, time=True, generator=generator), k)
+                if self.interpolant.stochastic
+                else None
+            )
+            return
+        self.velocity = MLP(d, d, net, time=True, generator=generator)
         self.denoiser = (
-            MLP(target.dim, target.dim, net, time=True, generator=generator)
-            if self.interpolant.stochastic
-            else None
+            MLP(d, d, net, time=True, generator=generator) if self.interpolant.stochastic else None
         )
 
-    def loss(self, batch: Tensor, generator: torch.Generator) -> tuple[Tensor, dict[str, float]]:
-        """Velocity (and denoiser) regression on a target batch `[B, d]`."""
+    def loss(
+        self, batch: Tensor, generator: torch.Generator, labels: Tensor | None = None
+    ) -> tuple[Tensor, dict[str, float]]:
+        """Velocity (and denoiser) regression on a target batch `[B, d]` (with its labels `[B]`
+        when conditional)."""
         x1 = batch
         x0 = self.source.sample(x1.shape[0], generator).to(x1)
+        if self.conditional and labels is None:
+            raise ValueError(f"conditional {self.name} trains on labelled batches: pass labels")
         if self.spec.coupling == "ot":
-            x1 = x1[ot_pairing(x0, x1)]
+            j = ot_pairing(x0, x1)
+            x1, labels = x1[j], None if labels is None else labels[j]
         elif self.spec.coupling == "sinkhorn":
             i, j = sinkhorn_pairing(x0, x1, self.spec.coupling_reg, generator)
-            x0, x1 = x0[i], x1[j]
+            x0, x1, labels = x0[i], x1[j], None if labels is None else labels[j]
         t = torch.rand(x1.shape[0], generator=generator, device=generator.device).to(x1)
         z = draw_normal(tuple(x1.shape), generator, x1) if self.denoiser is not None else None
         xt = self.interpolant.point(x0, x1, z, t)
         target_v = self.interpolant.velocity_target(x0, x1, t)
-        loss_v = (self.velocity(xt, t) - target_v).square().sum(1).mean()
+        kw = {}
+        if labels is not None and self.conditional:
+            kw["code"] = one_hot(drop_labels(labels, self.spec.p_uncond, generator), self.n_classes)
+        loss_v = (self.velocity(xt, t, **kw) - target_v).square().sum(1).mean()
         if self.denoiser is None:
             return loss_v, {}
-        loss_eta = (self.denoiser(xt, t) - z).square().sum(1).mean()
+        loss_eta = (self.denoiser(xt, t, **kw) - z).square().sum(1).mean()
         logs = {"loss_velocity": float(loss_v.detach()), "loss_denoiser": float(loss_eta.detach())}
         return loss_v + loss_eta, logs
 
@@ -260,23 +304,71 @@ class StochasticInterpolant(Method):
         """The whole path `[k+1, n, d]` from `x [n, d]` (in `Solution.trajectory`)."""
         return self._solve(x.to(self.device), reverse, True, generator, solver)
 
+    @contextmanager
+    def given(self, labels: Tensor, guidance: float | None = None) -> Iterator[None]:
+        """Within the block the field is guided toward `labels [n]` at scale `guidance`
+        (default `method.guidance`); a conditional method only."""
+        if not self.conditional:
+            raise ConfigError(f"{self.name} is unconditional: set method.conditional = true")
+        scale = self.spec.guidance if guidance is None else float(guidance)
+        with ExitStack() as stack:
+            for net in (self.velocity, self.denoiser):
+                if net is not None:
+                    stack.enter_context(net.given(labels.to(self.device), scale))
+            yield
+
     @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None, **solver: Any) -> Tensor:
-        """`n` target samples `[n, d]`: source draws pushed forward by the flow (or SDE)."""
+    def sample(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        labels: Tensor | None = None,
+        guidance: float | None = None,
+        **solver: Any,
+    ) -> Tensor:
+        """`n` target samples `[n, d]`: source draws pushed forward by the flow (or SDE); a
+        conditional flow takes `labels [n]` (default: drawn with the data's class frequencies)
+        and a guidance scale."""
         x0 = self.source.sample(n, generator).to(self.device)
-        return self.transport(x0, generator=generator, **solver)
+        if not self.conditional:
+            if labels is not None or guidance is not None:
+                raise ConfigError(f"{self.name} is unconditional: it takes no labels or guidance")
+            return self.transport(x0, generator=generator, **solver)
+        labels = (
+            draw_labels(self.target, n, generator)
+            if labels is None
+            else check_labels(labels, n, self.n_classes)
+        )
+        with self.given(labels, guidance):
+            return self.transport(x0, generator=generator, **solver)
 
     @torch.no_grad()
     def snapshot(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:
         """Forward pushes of source points and inverse pulls of target points (same draws as
-        `static_sets` when given an identically seeded generator, so the maps can be read)."""
+        `static_sets` when given an identically seeded generator, so the maps can be read);
+        a conditional flow pushes each source point under its target point's label and adds a
+        class grid (`CLASS_GRID` samples of each class)."""
         x0 = self.source.sample(n, generator).to(self.device)
-        x1 = self.target.sample(n, generator).to(self.device)
-        pushed = self.transport(x0, generator=generator)
+        if not self.conditional:
+            x1 = self.target.sample(n, generator).to(self.device)
+            pushed = self.transport(x0, generator=generator)
+            return {
+                "sample/generated": pushed,
+                "forward/pushed": pushed,
+                "inverse/pulled": self.transport(x1, reverse=True, generator=generator),
+            }
+        x1, y1 = self.target.sample_labeled(n, generator)
+        with self.given(y1):
+            pushed = self.transport(x0, generator=generator)
+            pulled = self.transport(x1.to(self.device), reverse=True, generator=generator)
+        grid = grid_labels(self.n_classes, CLASS_GRID)
+        classes = self.sample(len(grid), generator=generator, labels=grid)
         return {
             "sample/generated": pushed,
             "forward/pushed": pushed,
-            "inverse/pulled": self.transport(x1, reverse=True, generator=generator),
+            "inverse/pulled": pulled,
+            "classes/generated": classes,
         }
 
     @torch.no_grad()

@@ -100,8 +100,13 @@ def fit(
         for step in range(start + 1, config.steps + 1):
             tic = time.perf_counter()
             # every rank draws the global batch from the shared stream and keeps its rows
-            batch = target.sample(config.batch_size, state.gens["data"])[local]
-            loss, logs, grad_norm, finite = state.step(batch.to(method.device))
+            labels = None
+            if method.conditional:  # the same draws as `sample`, with their labels
+                batch, labels = target.sample_labeled(config.batch_size, state.gens["data"])
+                batch, labels = batch[local], labels[local].to(method.device)
+            else:
+                batch = target.sample(config.batch_size, state.gens["data"])[local]
+            loss, logs, grad_norm, finite = state.step(batch.to(method.device), labels)
             if not finite:
                 if config.on_nan == "skip":
                     state.skip()

@@ -113,9 +113,13 @@ class _LossOf(nn.Module):
         super().__init__()
         self.method = method
 
-    def forward(self, batch: Tensor, generator: torch.Generator) -> tuple[Tensor, dict]:
-        """The method's loss and logs on a local batch `[b, d]`."""
-        return self.method.loss(batch, generator)
+    def forward(
+        self, batch: Tensor, generator: torch.Generator, labels: Tensor | None = None
+    ) -> tuple[Tensor, dict]:
+        """The method's loss and logs on a local batch `[b, d]` (and its labels `[b]`)."""
+        if labels is None:
+            return self.method.loss(batch, generator)
+        return self.method.loss(batch, generator, labels)
 
 
 def _data_parallel(method: Method, device: torch.device) -> nn.Module:
@@ -148,12 +152,15 @@ class TrainingState:
         """A context in which the method holds its EMA weights (when it keeps an EMA)."""
         return self.ema.applied(self.method) if self.ema is not None else contextlib.nullcontext()
 
-    def step(self, batch: Tensor) -> tuple[Tensor, dict[str, float], Tensor, bool]:
+    def step(
+        self, batch: Tensor, labels: Tensor | None = None
+    ) -> tuple[Tensor, dict[str, float], Tensor, bool]:
         """Loss, logs, gradient norm and whether both are finite on every rank, after the
-        backward pass of one local batch `[b, d]` (gradients clipped, not yet applied)."""
+        backward pass of one local batch `[b, d]` with its labels `[b]` if conditional
+        (gradients clipped, not yet applied)."""
         bf16 = self.config.precision == "bf16"
         with torch.autocast(batch.device.type, torch.bfloat16, enabled=bf16):
-            loss, logs = self.model(batch, self.gens["noise"])
+            loss, logs = self.model(batch, self.gens["noise"], labels)
         self.optimizer.zero_grad(set_to_none=True)
         if torch.isfinite(loss) or distributed.world_size() > 1:  # DDP: every rank joins
             loss.backward()
