@@ -25,6 +25,7 @@ from pushforward.metrics.intrinsic_dim import (
 )
 from pushforward.metrics.manifold import HasDistance, manifold_report
 from pushforward.metrics.modes import (
+    class_accuracy,
     dominant_mode_mass,
     mode_assignment,
     mode_masses,
@@ -35,6 +36,7 @@ from pushforward.metrics.modes import (
 from pushforward.metrics.precision_recall import density_coverage, precision_recall
 
 __all__ = [
+    "class_accuracy",
     "DEFAULT_BANDWIDTHS",
     "KERNELS",
     "mmd",

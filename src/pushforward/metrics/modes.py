@@ -26,6 +26,7 @@ __all__ = [
     "dominant_mode_mass",
     "off_mode_share",
     "mode_report",
+    "class_accuracy",
 ]
 
 
@@ -120,3 +121,21 @@ def mode_report(
         diff = (torch.tensor(masses, dtype=torch.float64) - w).abs().sum()
         report["mode_mass_tv"] = 0.5 * (float(diff) + off)
     return report
+
+
+def class_accuracy(predicted: Tensor, requested: Tensor, n_classes: int) -> dict[str, float]:
+    """How often samples land in the class they were asked for: `class_accuracy` (all samples)
+    and `class_acc/c` (samples asked for class c; NaN if none), from predicted labels `[n]`
+    (a classifier's, or `mode_assignment`'s, −1 = none) and requested labels `[n]`."""
+    predicted, requested = torch.as_tensor(predicted), torch.as_tensor(requested)
+    if predicted.shape != requested.shape or predicted.dim() != 1 or len(predicted) == 0:
+        raise ValueError(
+            f"predicted and requested labels must be two equal non-empty vectors, got "
+            f"{tuple(predicted.shape)} and {tuple(requested.shape)}"
+        )
+    hit = (predicted.cpu() == requested.cpu()).double()
+    out = {"class_accuracy": float(hit.mean())}
+    for c in range(n_classes):
+        rows = requested.cpu() == c
+        out[f"class_acc/{c}"] = float(hit[rows].mean()) if rows.any() else float("nan")
+    return out

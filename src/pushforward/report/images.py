@@ -5,6 +5,7 @@
   over the digits at a glance (a dropped digit is a missing bar).
 * `snapshot_grid_png`: one row of generated images per snapshot (step on the left), so the
   course of training reads top to bottom as a PNG (the HTML slider shows the same frames).
+* `image_rows_png`: rows of images with a label each (e.g. one guidance scale per row).
 
 Both read the run directory only (`pushforward.run`).
 
@@ -31,6 +32,7 @@ __all__ = [
     "class_histogram_png",
     "class_histogram_section",
     "snapshot_grid_png",
+    "image_rows_png",
 ]
 
 _DPI = 110
@@ -91,23 +93,36 @@ def class_histogram_section(run: RunView) -> str:
 def snapshot_grid_png(run: RunView, path: Path, *, per_row: int = 16) -> Path | None:
     """One row of the first `per_row` generated images per snapshot; None for non-image runs."""
     shape = run.image_shape
-    rows = [(s.step, s.sets.get("sample/generated")) for s in run.snapshots]
+    rows = [(str(s.step), s.sets.get("sample/generated")) for s in run.snapshots]
     rows = [(step, a[:per_row]) for step, a in rows if a is not None and len(a)]
     if shape is None or not rows:
         return None
+    title = f"{run.name}: generated samples per snapshot (step)"
+    return image_rows_png(rows, tuple(shape), path, title, per_row=per_row)
+
+
+def image_rows_png(
+    rows: list[tuple[str, np.ndarray]],
+    shape: tuple[int, ...],
+    path: Path,
+    title: str,
+    *,
+    per_row: int = 16,
+) -> Path:
+    """Rows of flat images (`(label, [k, prod(shape)])`, k ≤ `per_row`), the label on the left."""
     tiles = [tile_images(a, shape, per_row) for _, a in rows]
-    height = tiles[0].shape[0]
+    height = max(t.shape[0] for t in tiles)
     fig = Figure(figsize=(per_row * 0.45 + 0.9, len(rows) * 0.48 + 0.5), dpi=_DPI)
     fig.subplots_adjust(left=0.9 / (per_row * 0.45 + 0.9), right=0.99, bottom=0.01, top=0.95,
                         hspace=0.05)  # fmt: skip
-    for i, ((step, _), tile) in enumerate(zip(rows, tiles, strict=True)):
+    for i, ((label, _), tile) in enumerate(zip(rows, tiles, strict=True)):
         ax = fig.add_subplot(len(rows), 1, i + 1)
         ax.imshow(np.pad(tile, ((0, height - tile.shape[0]), (0, 0)), constant_values=np.nan),
                   cmap="gray", vmin=0.0, vmax=1.0, aspect="equal")  # fmt: skip
         ax.set_facecolor("#dddddd")
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_ylabel(f"{step}", rotation=0, ha="right", va="center", fontsize=7)
-    fig.suptitle(f"{run.name}: generated samples per snapshot (step)", fontsize=9)
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=7)
+    fig.suptitle(title, fontsize=9)
     fig.savefig(path)
     return path
