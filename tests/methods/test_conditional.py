@@ -23,6 +23,7 @@ from pushforward.methods.conditioning import (
     guided,
     one_hot,
 )
+from pushforward.methods.chart_transport import ChartTransport, prior_means
 from pushforward.methods.drifting import Drifting
 from pushforward.methods.flow_matching import FlowMatching
 from pushforward.metrics import class_accuracy
@@ -111,7 +112,7 @@ def test_sample_labeled_draws_what_sample_draws(name):
     x, y = target.sample_labeled(300, gen(4))
     assert torch.equal(x, target.sample(300, gen(4)))
     assert y.dtype == torch.long and y.shape == (300,)
-    assert 0 <= int(y.min()) and int(y.max()) < target.n_classes
+    assert int(y.min()) >= 0 and int(y.max()) < target.n_classes
 
 
 def test_mixture_labels_are_the_components():
@@ -279,6 +280,35 @@ def test_unconditional_drifting_is_unchanged_by_the_keys():
     b = Drifting(target, None, Drifting.Config(guidance=1.0), NetConfig(16, 2), gen())
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
     assert a.f.layers[0].in_features == target.dim
+
+
+# ---- chart transport: a prior per class -----------------------------------------------------
+
+
+def test_prior_means_closed_form():
+    assert torch.equal(prior_means(2, 3, 3.0), 3.0 * torch.eye(2, 3))
+    low = prior_means(8, 2, 2.0)
+    assert torch.allclose(low.norm(dim=1), torch.full((8,), 2.0))
+    assert torch.equal(low, prior_means(8, 2, 2.0))  # a fixed seed: every run the same
+
+
+def test_conditional_chart_transport_decodes_each_class_prior_to_its_class():
+    target = make_distribution("bimodal", **BIMODAL)
+    config = ChartTransport.Config(conditional=True, latent_dim=2, temperatures=[0.2, 0.5])
+    method = ChartTransport(target, None, config, NetConfig(64, 2), gen())
+    fit(method, target, TrainConfig(steps=400, batch_size=256, lr=2e-3), progress=False)
+    for label in (0, 1):
+        x = method.sample(300, generator=gen(15), labels=torch.full((300,), label))
+        assert at_mode(x, target, label) > 0.9
+    sets = method.snapshot(40, gen(16))
+    assert sets["classes/generated"].shape == (20, 2)
+    state = method.state_dict()
+    assert torch.equal(state["latent.prior_means"], 3.0 * torch.eye(2))
+
+
+def test_conditional_chart_needs_the_kernel_field():
+    with pytest.raises(ValueError, match='latent = "drift"'):
+        ChartTransport.Config(conditional=True, latent="score")
 
 
 # ---- the CLI -------------------------------------------------------------------------------

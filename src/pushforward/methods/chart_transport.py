@@ -53,14 +53,30 @@ from torch import Tensor, nn
 
 from pushforward import distributed
 from pushforward.data.base import Distribution
+from pushforward.errors import ConfigError
 from pushforward.fields import KERNELS, PaperField, drift
 from pushforward.fields.base import NORMALIZATIONS, TEMPERATURE_SCALES, log_rms
 from pushforward.methods.base import MapDynamics, Method, draw_normal
+from pushforward.methods.conditioning import (
+    CLASS_GRID,
+    CLASS_PANEL,
+    check_labels,
+    class_count,
+    draw_labels,
+    grid_labels,
+)
 from pushforward.nets import NetConfig
 from pushforward.nets.chart import Chart
 from pushforward.nets.critic import ScoreCritic
 
-__all__ = ["ChartTransport", "ChartTransportConfig", "LatentDrift", "LatentScore", "LATENTS"]
+__all__ = [
+    "ChartTransport",
+    "ChartTransportConfig",
+    "LatentDrift",
+    "LatentScore",
+    "LATENTS",
+    "prior_means",
+]
 
 ENCODERS = ("deterministic", "stochastic")
 PLANNED_LATENTS = ("flow-matching",)
@@ -85,6 +101,12 @@ class ChartTransportConfig:
     `critic_weighting` "score" (V = ∇log p_σ − ŝ_σ, the gradient of KL(q_σ ‖ p_σ)) or "noise"
     (σ² times it: the difference of the noise predictions, bounded at small σ); with
     `critic_normalize` each level's field is scaled like a kernel field's (`normalization`).
+
+    `conditional = true` gives each class c its own prior N(m_c, I), the centres m_c at
+    distance `prior_radius` from the origin in orthogonal directions (random unit directions
+    when the latent has fewer dimensions than classes); each class's data latents drift toward
+    draws of their class's prior, and samples of class c decode z ~ N(m_c, I) (the kernel
+    field only).
     """
 
     latent: str = "drift"
@@ -112,9 +134,18 @@ class ChartTransportConfig:
     output_range: list[float] | None = None
     chunk: int = 0
     field_arrows: int = 256
+    conditional: bool = False
+    prior_radius: float = 3.0
 
     def __post_init__(self) -> None:
         """Check names and ranges."""
+        if self.conditional and self.latent != "drift":
+            raise ValueError(
+                "method.conditional = true moves each class toward its own prior with the kernel "
+                'field: set method.latent = "drift"'
+            )
+        if not self.prior_radius > 0:
+            raise ValueError(f"method.prior_radius must be > 0, got {self.prior_radius}")
         if self.latent in PLANNED_LATENTS:
             raise ValueError(
                 f"method.latent {self.latent!r} is planned but not implemented; use one of "
@@ -180,7 +211,9 @@ class LatentLearner(nn.Module):
         super().__init__()
         self.latent_dim, self.config = latent_dim, config
 
-    def field(self, z: Tensor, generator: torch.Generator) -> tuple[Tensor | None, dict]:
+    def field(
+        self, z: Tensor, generator: torch.Generator, labels: Tensor | None = None
+    ) -> tuple[Tensor | None, dict]:
         """Field `V [n, k]` at data latents `z [n, k]` (None: the latents are not moved)."""
         return None, {}
 
@@ -188,9 +221,14 @@ class LatentLearner(nn.Module):
         """The learner's own loss on detached data latents `z [n, k]` (zero by default)."""
         return z.new_zeros(()), {}
 
-    def sample_latent(self, n: int, generator: torch.Generator | None, like: Tensor) -> Tensor:
-        """`n` latents `[n, k]` to decode: prior draws."""
-        return draw_normal((n, self.latent_dim), generator, like)
+    def sample_latent(
+        self, n: int, generator: torch.Generator | None, like: Tensor, labels: Tensor | None = None
+    ) -> Tensor:
+        """`n` latents `[n, k]` to decode: prior draws (of the labels' class priors if given)."""
+        eps = draw_normal((n, self.latent_dim), generator, like)
+        if labels is None:
+            return eps
+        return eps + self.prior_means[labels.to(self.prior_means.device)].to(eps)
 
 
 class LatentDrift(LatentLearner):
@@ -206,13 +244,16 @@ class LatentDrift(LatentLearner):
         super().__init__(latent_dim, config, net, generator)
         self.drift_field = PaperField(config.kernel, config.bidirectional, config.chunk or None)
 
-    def field(self, z: Tensor, generator: torch.Generator) -> tuple[Tensor | None, dict]:
-        """Summed multi-temperature drift field `[n, k]` at `z [n, k]` toward prior draws.
+    def field(
+        self, z: Tensor, generator: torch.Generator, labels: Tensor | None = None
+    ) -> tuple[Tensor | None, dict]:
+        """Summed multi-temperature drift field `[n, k]` at `z [n, k]` toward prior draws; with
+        `labels [n]`, each class's latents toward draws of their class's prior.
 
         When distributed, against every rank's latents and prior draws (this rank's rows).
         """
         c = self.config
-        prior = self.sample_latent(z.shape[0], generator, z)
+        prior = self.sample_latent(z.shape[0], generator, z, labels)
 
         def field(latents: Tensor, targets: Tensor) -> tuple[Tensor, dict]:
             return drift(
@@ -220,7 +261,20 @@ class LatentDrift(LatentLearner):
                 temperature_scale=c.temperature_scale, normalization=c.normalization,
             )  # fmt: skip
 
-        return distributed.batch_field(field, z.detach(), prior)
+        if labels is None:
+            return distributed.batch_field(field, z.detach(), prior)
+        if distributed.active():
+            raise ConfigError("conditional chart transport runs in one process (no torchrun yet)")
+        v, total, groups = torch.zeros_like(z), {}, 0
+        for k in labels.unique().tolist():
+            rows = (labels == k).nonzero().squeeze(1)
+            if len(rows) < 2:  # no other latent of the class to repel: no field this step
+                continue
+            v[rows], logs = field(z[rows].detach(), prior[rows])
+            groups += 1
+            for key, value in logs.items():
+                total[key] = total.get(key, 0.0) + value
+        return v, {key: value / max(groups, 1) for key, value in total.items()}
 
 
 class LatentScore(LatentLearner):
@@ -237,7 +291,9 @@ class LatentScore(LatentLearner):
         self.critic = ScoreCritic(latent_dim, net, config.critic_sigmas, generator=generator)
 
     @torch.no_grad()
-    def field(self, z: Tensor, generator: torch.Generator) -> tuple[Tensor | None, dict]:
+    def field(
+        self, z: Tensor, generator: torch.Generator, labels: Tensor | None = None
+    ) -> tuple[Tensor | None, dict]:
         """w(σ)·(∇log N(0, (1+σ²)I)(z̃) − ŝ_σ(z̃)) `[n, k]` at noised latents z̃ = z + σε.
 
         w(σ) = 1 ("score") or σ² ("noise"); with `critic_normalize`, each noise level's rows are
@@ -313,6 +369,11 @@ class ChartTransport(Method):
         )
         self.latent = LATENTS[config.latent](self.latent_dim, config, net, generator)
         self._init_decoder(config, target.dim)
+        if config.conditional:
+            self.n_classes = class_count(target, self.name)
+            self.panels = {**self.panels, "classes": CLASS_PANEL}
+            means = prior_means(self.n_classes, self.latent_dim, config.prior_radius)
+            self.latent.register_buffer("prior_means", means)  # [K, k], moves with the module
 
     def _init_decoder(self, config: ChartTransportConfig, dim: int) -> None:
         """Scale the decoder's output layer and shift its bias: the first samples form a blob."""
@@ -328,17 +389,23 @@ class ChartTransport(Method):
                     )
                 last.bias.add_(torch.tensor(config.init_offset))
 
-    def loss(self, batch: Tensor, generator: torch.Generator) -> tuple[Tensor, dict[str, float]]:
-        """Reconstruction + drift of the data latents toward stopgrad(z + ηV) + learner's loss."""
+    def loss(
+        self, batch: Tensor, generator: torch.Generator, labels: Tensor | None = None
+    ) -> tuple[Tensor, dict[str, float]]:
+        """Reconstruction + drift of the data latents toward stopgrad(z + ηV) + learner's loss
+        (with the batch's labels `[B]` when conditional: each class toward its prior)."""
         c = self.config
+        if self.conditional and labels is None:
+            raise ValueError("conditional chart transport trains on labelled batches")
         z, mu, log_std = self.chart.encode(batch, generator)
         rec = (self.chart.decode(z) - batch).square().sum(1).mean()
-        v, logs = self.latent.field(z.detach(), generator)
+        v, logs = self.latent.field(z.detach(), generator, labels)
         drift = z.new_zeros(())
         if v is not None:
             drift = (z - (z + c.step * v).detach()).square().sum(1).mean()
         aux, aux_logs = self.latent.aux_loss(z.detach(), generator)
-        reg = kl_to_standard_normal(mu, log_std).mean()
+        centres = self.latent.prior_means[labels] if labels is not None else None
+        reg = kl_to_standard_normal(mu if centres is None else mu - centres, log_std).mean()
         loss = c.w_rec * rec + c.w_drift * drift + aux + c.w_reg * reg
         if c.w_entropy > 0 and log_std is not None:  # −H(q(z|x)) up to a constant
             loss = loss - c.w_entropy * log_std.sum(1).mean()
@@ -354,9 +421,32 @@ class ChartTransport(Method):
         return loss, logs
 
     @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | None = None, **solver: Any) -> Tensor:
-        """`n` samples `[n, d]` = D(z), z from the latent learner (prior draws); solver ignored."""
-        return self.decode(self.latent.sample_latent(n, generator, self._anchor))
+    def sample(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        labels: Tensor | None = None,
+        **solver: Any,
+    ) -> Tensor:
+        """`n` samples `[n, d]` = D(z), z from the latent learner (prior draws); solver ignored.
+        A conditional chart takes `labels [n]` (default: drawn with the data's frequencies)."""
+        return self.decode(self._latents(n, generator, labels))
+
+    def _latents(
+        self, n: int, generator: torch.Generator | None, labels: Tensor | None = None
+    ) -> Tensor:
+        """`n` prior draws `[n, k]`; conditional: of the labels' class priors (drawn if None)."""
+        if not self.conditional:
+            if labels is not None:
+                raise ConfigError(f"{self.name} is unconditional: it takes no labels")
+            return self.latent.sample_latent(n, generator, self._anchor)
+        labels = (
+            draw_labels(self.target, n, generator)
+            if labels is None
+            else check_labels(labels, n, self.n_classes)
+        )
+        return self.latent.sample_latent(n, generator, self._anchor, labels)
 
     def decode(self, z: Tensor) -> Tensor:
         """Data points `[n, d]` of latents `z [n, k]`: D(z), clamped into `output_range`."""
@@ -366,15 +456,20 @@ class ChartTransport(Method):
 
     def dynamics(self) -> MapDynamics:
         """The decoder D, a one-step map of latents drawn by the latent learner."""
-        return MapDynamics(self.decode, lambda n, g: self.latent.sample_latent(n, g, self._anchor))
+        return MapDynamics(self.decode, lambda n, g: self._latents(n, g))
 
     @torch.no_grad()
     def snapshot(self, n: int, generator: torch.Generator) -> dict[str, Tensor]:
         """Samples D(z), reconstructions D(E(x)), data latents E(x) and the latent field there."""
-        z_prior = self.latent.sample_latent(n, generator, self._anchor)
-        data = self.target.sample(n, generator).to(z_prior)
+        z_prior = self._latents(n, generator)
+        labels = None
+        if self.conditional:
+            data, labels = self.target.sample_labeled(n, generator)
+            data, labels = data.to(z_prior), labels.to(z_prior.device)
+        else:
+            data = self.target.sample(n, generator).to(z_prior)
         z, _, _ = self.chart.encode(data, generator)
-        v, _ = self.latent.field(z, generator)
+        v, _ = self.latent.field(z, generator, labels)
         k = self.config.field_arrows
         sets = {
             "sample/generated": self.decode(z_prior),
@@ -384,6 +479,9 @@ class ChartTransport(Method):
         }
         if v is not None:
             sets["field/vector"] = self.config.step * v[:k]
+        if self.conditional:
+            grid = grid_labels(self.n_classes, CLASS_GRID)
+            sets["classes/generated"] = self.sample(len(grid), generator=generator, labels=grid)
         return sets
 
     def _latents_by_mode(self, data: Tensor, z: Tensor) -> dict[str, Tensor]:
@@ -401,8 +499,17 @@ class ChartTransport(Method):
     @torch.no_grad()
     def static_sets(self, data: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
         """The data, and prior draws for the latent and field panels (those `snapshot` decodes)."""
-        z_prior = self.latent.sample_latent(data.shape[0], generator, data)
+        z_prior = self._latents(data.shape[0], generator).to(data)
         return {"sample/data": data, "latent/prior": z_prior, "field/prior": z_prior}
+
+
+def prior_means(n_classes: int, latent_dim: int, radius: float) -> Tensor:
+    """Class centres `[K, k]` of a conditional prior at distance `radius` from 0: orthogonal
+    axes when k ≥ K, else unit directions drawn from a fixed seed (the same for every run)."""
+    if latent_dim >= n_classes:
+        return radius * torch.eye(n_classes, latent_dim)
+    u = torch.randn(n_classes, latent_dim, generator=torch.Generator().manual_seed(0))
+    return radius * u / u.norm(dim=1, keepdim=True)
 
 
 def kl_to_standard_normal(mu: Tensor, log_std: Tensor | None) -> Tensor:
