@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -14,6 +15,7 @@ from pushforward.data import make_distribution
 from pushforward.errors import ConfigError
 from pushforward.fields import PaperField, drift
 from pushforward.fields.paper import drift_parts
+from pushforward.methods.chart_transport import ChartTransport, prior_means
 from pushforward.methods.conditioning import (
     NULL,
     GuidedNet,
@@ -23,7 +25,6 @@ from pushforward.methods.conditioning import (
     guided,
     one_hot,
 )
-from pushforward.methods.chart_transport import ChartTransport, prior_means
 from pushforward.methods.drifting import Drifting
 from pushforward.methods.flow_matching import FlowMatching
 from pushforward.metrics import class_accuracy
@@ -314,6 +315,19 @@ def test_conditional_chart_needs_the_kernel_field():
 # ---- the CLI -------------------------------------------------------------------------------
 
 
+def test_class_grid_cell_draws_a_row_per_class():
+    from pushforward.methods.conditioning import CLASS_GRID
+    from pushforward.report.figures import CLASS_COLUMNS, Cell, Drawer
+
+    assert CLASS_COLUMNS == CLASS_GRID
+    images = np.random.default_rng(0).random((100, 64), dtype=np.float32)
+    cell = Cell("classes", [{"generated": images}], image_shape=(8, 8), max_images=100,
+                columns=CLASS_COLUMNS)  # fmt: skip
+    drawer = Drawer(cell, max_points=1000, max_arrows=10)
+    assert (drawer.n_images, drawer.grid) == (100, 10)
+    assert drawer.tile == (10 * 9 - 1, 10 * 9 - 1)
+
+
 def test_cli_conditional_run_and_guidance_sweep(tmp_path, capsys):
     out = tmp_path / "cfm"
     assert main(["run", "fm-bimodal", "--steps", "30", "--out", str(out), "--quiet",
@@ -321,6 +335,7 @@ def test_cli_conditional_run_and_guidance_sweep(tmp_path, capsys):
     assert main(["guidance", str(out), "--scales", "0,1,2", "-n", "100"]) == 0
     text = capsys.readouterr().out
     assert "class_accuracy" in text and "--scales 0,1,2" in text
+    assert "Samples by class" in (out / "report.html").read_text()
     rows = json.loads((out / "guidance.json").read_text())["rows"]
     assert [r["guidance"] for r in rows] == [0.0, 1.0, 2.0]
 

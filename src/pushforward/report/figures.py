@@ -44,6 +44,9 @@ __all__ = [
 ARROWS = "field"  # legend name of the arrows drawn from `from` along `vector`
 VECTOR = "vector"  # the arrow set of a field panel; `vector:NAME` names one of several
 MAX_IMAGES = 64
+# the class grid of a conditional run ("classes" panel): a row of CLASS_COLUMNS per class, up
+# to 10 classes (methods.conditioning.CLASS_GRID samples of each class)
+CLASS_COLUMNS = 10
 _COLORS = {
     "data": "#1f77b4",
     "target": "#4a90d9",
@@ -119,6 +122,8 @@ class Cell:
     frame_titles: list[str] | None = None
     colors: dict[str, str] = field(default_factory=dict)
     arrow_length: float = 0.08
+    max_images: int = MAX_IMAGES
+    columns: int | None = None  # images per row of an image cell (None: a square grid)
 
     def vector_keys(self) -> list[str]:
         """The arrow sets drawn from ``from`` (``vector``, ``vector:NAME``), in first-seen order."""
@@ -179,6 +184,11 @@ def run_cells(run: RunView) -> list[Cell]:
             frames=[run.frame(i, p) for i in range(n)],
             static=frozenset(run.static_sets(p)),
             image_shape=run.image_shape,
+            **(
+                {"max_images": 10 * CLASS_COLUMNS, "columns": CLASS_COLUMNS}
+                if p == "classes"
+                else {}
+            ),
         )
         for p in run.panels()
     ]
@@ -252,11 +262,11 @@ class Drawer:
 
     def _image_setup(self) -> None:
         sets = [a for f in self.cell.frames for a in f.values() if a.size]
-        self.n_images = min(MAX_IMAGES, max((len(a) for a in sets), default=1))
-        self.grid = math.ceil(math.sqrt(self.n_images))
+        self.n_images = min(self.cell.max_images, max((len(a) for a in sets), default=1))
+        self.grid = self.cell.columns or math.ceil(math.sqrt(self.n_images))
         h, w = _hw(self.cell.image_shape or (1, 1))
         self.tile = (math.ceil(self.n_images / self.grid) * (h + 1) - 1, self.grid * (w + 1) - 1)
-        ref = [a[:MAX_IMAGES] for k, a in self.cell.frames[0].items() if k in self.cell.static]
+        ref = [a[: self.n_images] for k, a in self.cell.frames[0].items() if k in self.cell.static]
         vals = np.concatenate([a.ravel() for a in (ref or sets)] or [np.zeros(1, np.float32)])
         vals = vals[np.isfinite(vals)]
         self.zrange = (float(vals.min()), float(vals.max())) if len(vals) else (0.0, 1.0)
