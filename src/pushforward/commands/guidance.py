@@ -54,7 +54,12 @@ def cmd_guidance(args: argparse.Namespace) -> int:
         classifier = load_classifier(target.name, root)
     if args.scales is None:  # drifting: the scales its generator was trained for
         top = getattr(method.config, "guidance_max", None)
-        args.scales = [1 + (top - 1) * i / 4 for i in range(5)] if top else _scales(DEFAULT_SCALES)
+        if top is not None:
+            args.scales = [1 + (top - 1) * i / 4 for i in range(5)] if top > 1 else [1.0]
+        elif not hasattr(method.config, "guidance"):  # no guidance: the conditional model only
+            args.scales = [1.0]
+        else:
+            args.scales = _scales(DEFAULT_SCALES)
     table = guidance_sweep(method, target, args.scales, n=args.n, seed=args.seed,
                            classifier=classifier)  # fmt: skip
     out = Path(args.run)
@@ -90,8 +95,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("run", help="run directory of a conditional run")
     p.add_argument("--scales", type=_scales, default=None,
-                   help=f"guidance scales, comma-separated (default {DEFAULT_SCALES}; "
-                        "drifting: 5 from 1 to method.guidance_max)")  # fmt: skip
+                   help=f"guidance scales, comma-separated (default {DEFAULT_SCALES}; drifting: "
+                        "5 from 1 to method.guidance_max; chart transport: 1)")  # fmt: skip
     p.add_argument("-n", type=int_at_least(10, "at least 10 samples", 50000, "memory"),
                    default=2000, help="samples per scale (default 2000)")  # fmt: skip
     p.add_argument("--seed", type=seed, default=0, help="seed of the noise and the data")

@@ -427,10 +427,17 @@ class ChartTransport(Method):
         *,
         generator: torch.Generator | None = None,
         labels: Tensor | None = None,
+        guidance: float | None = None,
         **solver: Any,
     ) -> Tensor:
         """`n` samples `[n, d]` = D(z), z from the latent learner (prior draws); solver ignored.
-        A conditional chart takes `labels [n]` (default: drawn with the data's frequencies)."""
+        A conditional chart takes `labels [n]` (default: drawn with the data's frequencies); it
+        has no guidance scale other than 1."""
+        if guidance is not None and guidance != 1.0:
+            raise ConfigError(
+                f"chart transport has no guidance scale (got {guidance}): its class prior is "
+                "the whole condition; use guidance 1 (pushforward guidance RUN --scales 1)"
+            )
         return self.decode(self._latents(n, generator, labels))
 
     def _latents(
