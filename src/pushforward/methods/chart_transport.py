@@ -60,10 +60,10 @@ from pushforward.methods.base import MapDynamics, Method, draw_normal
 from pushforward.methods.conditioning import (
     CLASS_GRID,
     CLASS_PANEL,
-    check_labels,
     class_count,
-    draw_labels,
     grid_labels,
+    labels_for,
+    per_class,
 )
 from pushforward.nets import NetConfig
 from pushforward.nets.chart import Chart
@@ -265,16 +265,9 @@ class LatentDrift(LatentLearner):
             return distributed.batch_field(field, z.detach(), prior)
         if distributed.active():
             raise ConfigError("conditional chart transport runs in one process (no torchrun yet)")
-        v, total, groups = torch.zeros_like(z), {}, 0
-        for k in labels.unique().tolist():
-            rows = (labels == k).nonzero().squeeze(1)
-            if len(rows) < 2:  # no other latent of the class to repel: no field this step
-                continue
-            v[rows], logs = field(z[rows].detach(), prior[rows])
-            groups += 1
-            for key, value in logs.items():
-                total[key] = total.get(key, 0.0) + value
-        return v, {key: value / max(groups, 1) for key, value in total.items()}
+        v = torch.zeros_like(z)
+        logs = per_class(labels, lambda rows: field(z[rows].detach(), prior[rows]), v)
+        return v, logs
 
 
 class LatentScore(LatentLearner):
@@ -448,11 +441,7 @@ class ChartTransport(Method):
             if labels is not None:
                 raise ConfigError(f"{self.name} is unconditional: it takes no labels")
             return self.latent.sample_latent(n, generator, self._anchor)
-        labels = (
-            draw_labels(self.target, n, generator)
-            if labels is None
-            else check_labels(labels, n, self.n_classes)
-        )
+        labels = labels_for(self.target, n, self.n_classes, generator, labels)
         return self.latent.sample_latent(n, generator, self._anchor, labels)
 
     def decode(self, z: Tensor) -> Tensor:

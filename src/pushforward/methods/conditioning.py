@@ -21,7 +21,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
@@ -41,6 +41,8 @@ __all__ = [
     "check_labels",
     "guided",
     "class_count",
+    "labels_for",
+    "per_class",
     "GuidedNet",
 ]
 
@@ -89,6 +91,34 @@ def check_labels(labels: Tensor, n: int, k: int) -> Tensor:
 def guided(cond: Tensor, uncond: Tensor, scale: float) -> Tensor:
     """Classifier-free guidance `uncond + scale · (cond − uncond)`, any shape."""
     return uncond + scale * (cond - uncond)
+
+
+def labels_for(
+    target: Distribution, n: int, k: int, generator: torch.Generator | None, labels: Tensor | None
+) -> Tensor:
+    """`labels` checked (`[n]` in 0..k-1), or `n` drawn with the data's class frequencies."""
+    if labels is None:
+        return draw_labels(target, n, generator)
+    return check_labels(labels, n, k)
+
+
+def per_class(
+    labels: Tensor, field: Callable[[Tensor], tuple[Tensor, dict[str, float]]], out: Tensor
+) -> dict[str, float]:
+    """Fill `out [n, ...]` class by class: `out[rows] = field(rows)` for the rows of each class
+    of `labels [n]` with at least two rows (one has nothing of its class to repel); the
+    classes' logs averaged."""
+    total: dict[str, float] = {}
+    groups = 0
+    for k in labels.unique().tolist():
+        rows = (labels == k).nonzero().squeeze(1)
+        if len(rows) < 2:
+            continue
+        out[rows], logs = field(rows)
+        groups += 1
+        for key, value in logs.items():
+            total[key] = total.get(key, 0.0) + value
+    return {key: value / max(groups, 1) for key, value in total.items()}
 
 
 def class_count(target: Distribution, what: str) -> int:

@@ -40,11 +40,11 @@ from pushforward.methods.base import MapDynamics, Method, draw_normal
 from pushforward.methods.conditioning import (
     CLASS_GRID,
     CLASS_PANEL,
-    check_labels,
     class_count,
-    draw_labels,
     grid_labels,
+    labels_for,
     one_hot,
+    per_class,
 )
 from pushforward.nets import MLP, NetConfig
 
@@ -259,25 +259,20 @@ class Drifting(Method):
         noise = draw_normal((n, self.noise_dim), generator, batch)
         x = self.f(torch.cat([noise, self._code(labels, alpha[labels])], 1))
         order = torch.randperm(n, generator=generator, device=device).to(batch.device)
-        v, rms, groups = torch.zeros_like(x), {}, 0
-        for k in labels.unique().tolist():
-            rows = (labels == k).nonzero().squeeze(1)
-            if len(rows) < 2:  # no other sample of the class to repel: no field this step
-                continue
-            a = float(alpha[k])
+        v = torch.zeros_like(x)
+
+        def field(rows: Tensor) -> tuple[Tensor, dict[str, float]]:
+            a = float(alpha[int(labels[rows[0]])])
             # unconditional negatives: γ/(1 − γ) = α − 1 of them per generated negative
             extra = batch[order[: min(n, round((a - 1.0) * (len(rows) - 1)))]]
-            v[rows], logs = drift(
+            return drift(
                 self.drift_field, x[rows].detach(), batch[rows], self.temperatures(),
                 normalize=c.normalize, temperature_scale=c.temperature_scale,
-                normalization=c.normalization,
-                extra_negatives=extra if len(extra) else None,
+                normalization=c.normalization, extra_negatives=extra if len(extra) else None,
             )  # fmt: skip
-            groups += 1
-            for key, value in logs.items():
-                rms[key] = rms.get(key, 0.0) + value
+
+        logs = per_class(labels, field, v)
         loss = (x - (x + v).detach()).square().sum(1).mean()
-        logs = {key: value / max(groups, 1) for key, value in rms.items()}
         logs["drift_rms"] = sum(v for k, v in logs.items() if k.startswith("drift_rms/"))
         self.step_count += 1
         return loss, logs
@@ -310,11 +305,7 @@ class Drifting(Method):
                 f"guidance {alpha} is outside the scales this generator was trained for "
                 f"[1, {self.config.guidance_max}] (method.guidance_max)"
             )
-        labels = (
-            draw_labels(self.target, n, generator)
-            if labels is None
-            else check_labels(labels, n, self.n_classes)
-        )
+        labels = labels_for(self.target, n, self.n_classes, generator, labels)
         return torch.cat([noise, self._code(labels.to(noise.device), alpha)], 1)
 
     @torch.no_grad()

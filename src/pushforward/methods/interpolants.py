@@ -54,11 +54,10 @@ from pushforward.methods.conditioning import (
     CLASS_GRID,
     CLASS_PANEL,
     GuidedNet,
-    check_labels,
     class_count,
-    draw_labels,
     drop_labels,
     grid_labels,
+    labels_for,
     one_hot,
 )
 from pushforward.nets import MLP, NetConfig
@@ -335,11 +334,7 @@ class StochasticInterpolant(Method):
             if labels is not None or guidance is not None:
                 raise ConfigError(f"{self.name} is unconditional: it takes no labels or guidance")
             return self.transport(x0, generator=generator, **solver)
-        labels = (
-            draw_labels(self.target, n, generator)
-            if labels is None
-            else check_labels(labels, n, self.n_classes)
-        )
+        labels = labels_for(self.target, n, self.n_classes, generator, labels)
         with self.given(labels, guidance):
             return self.transport(x0, generator=generator, **solver)
 
