@@ -256,6 +256,10 @@ def _argv(command: str, draw, templates: Path, work: Path) -> list[str]:
                                "--device": ["cpu", "tpu"], "--only": ["t", "nope", "", "t,t"],
                                "--publish": [str(work / "missing")]})  # fmt: skip
         return ["reproduce", "--claims", claims, "--out", pick(out[:2]), "--quiet", *opts]
+    if command == "guidance":
+        opts = _options(draw, {"--scales": ["0,1", "-1", "x", "nan", ""], "--seed": INTS,
+                               "--threads": INTS[:5]})  # fmt: skip
+        return ["guidance", pick(runs), "-n", pick(INTS[:6] + ["20"]), *opts]
     if command == "tour":
         return ["tour", pick(["mmd-gaussian", "nope", "inference-cost"]), "--steps",
                 pick(["1", "0"]), "--quiet", "--out", pick(out[:2])]  # fmt: skip
@@ -263,8 +267,8 @@ def _argv(command: str, draw, templates: Path, work: Path) -> list[str]:
 
 
 COMMANDS = ["list", "run", "sample", "report", "data", "bench", "collapse-map", "curves", "distill",
-            "drift-variants", "eval", "intrinsic-dim", "latent-dim", "lyapunov", "maps", "rank",
-            "replicate", "reproduce", "sweep", "tour"]  # fmt: skip
+            "drift-variants", "eval", "guidance", "intrinsic-dim", "latent-dim", "lyapunov", "maps",
+            "rank", "replicate", "reproduce", "sweep", "tour"]  # fmt: skip
 
 
 def test_every_subcommand_is_fuzzed():
