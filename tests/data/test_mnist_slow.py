@@ -18,13 +18,14 @@ from pushforward.experiments import build, experiments, resolve
 
 FM = "mnist-fm"
 DRIFT = "mnist-drift"
+FEATURES = "mnist-drift-features"
 CHARTS = {
     f"mnist-chart-{k}-{short}": (k, encoder)
     for k in (12, 32, 128)
     for short, encoder in (("det", "deterministic"), ("stoch", "stochastic"))
 }
 LATENT_FLOWS = {f"mnist-latent-{k}-{chart}": k for k in (12, 32) for chart in ("pca", "ae")}
-NAMES = [FM, *CHARTS, DRIFT, *LATENT_FLOWS]
+NAMES = [FM, *CHARTS, DRIFT, FEATURES, *LATENT_FLOWS]
 
 
 @pytest.fixture
@@ -51,6 +52,8 @@ def test_mnist_experiment_resolves_and_builds(fake_mnist, name):
     cfg = resolve(name)
     assert cfg["experiment"]["name"] == name and cfg["data"]["name"] == "mnist"
     assert cfg["train"]["threads"] == 1  # the defaults are sized for one CPU thread
+    if name == FEATURES:  # its encoder trains when the method is built: a few steps here
+        cfg["method"]["features_steps"] = 2
     built = build(cfg)
     assert built.target.dim == built.method.dim == 784
     assert built.target.image_shape == (28, 28)
@@ -70,6 +73,8 @@ def test_mnist_experiments_share_the_mlp_and_the_training(fake_mnist):
     assert cfgs[FM]["method"]["name"] == "flow-matching"
     assert (cfgs[FM]["method"]["solver"], cfgs[FM]["method"]["steps"]) == ("euler", 50)
     assert cfgs[DRIFT]["method"]["name"] == "drifting"
+    assert cfgs[FEATURES]["method"]["name"] == "drifting"
+    assert cfgs[FEATURES]["train"]["lr"] == cfgs[DRIFT]["train"]["lr"]
 
 
 @pytest.mark.parametrize(("name", "expected"), CHARTS.items())

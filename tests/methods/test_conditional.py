@@ -273,6 +273,8 @@ def test_drifting_guidance_needs_a_conditional_paper_field():
         Drifting.Config(guidance_max=2.0)
     with pytest.raises(ValueError, match="must lie in"):
         Drifting.Config(conditional=True, guidance_max=2.0, guidance=2.5)
+    with pytest.raises(ValueError, match='features = "none"'):
+        Drifting.Config(conditional=True, features="autoencoder")
 
 
 def test_unconditional_drifting_is_unchanged_by_the_keys():

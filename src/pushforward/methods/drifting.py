@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,7 @@ from pushforward.methods.conditioning import (
     per_class,
 )
 from pushforward.nets import MLP, NetConfig
+from pushforward.nets.features import ENCODERS, FeatureEncoder, check_layers, train_encoder
 
 __all__ = ["Drifting", "DriftingConfig"]
 
@@ -79,6 +81,13 @@ class DriftingConfig:
     guidance through negatives; equilibrium q_c = α p_c − (α − 1) p). α is drawn per class
     and step from [1, `guidance_max`] and fed to the generator, so one model serves every
     scale; `guidance` is the default α at sampling.
+
+    `features` drifts in the feature space of a frozen encoder (`pushforward.nets.features`):
+    "none" (pixel drifting), "classifier" (an MLP trained on the target's labelled images) or
+    "autoencoder" (an MLP autoencoder of the target's samples; no labels). The encoder has
+    hidden `features_widths`, is trained for `features_steps` Adam steps when the method is
+    built (seeded from its generator) and is then frozen; `features_layers` (1-based hidden
+    layers) and `features_pixels` (the raw input) are the scales whose drift losses are summed.
     """
 
     temperatures: list[float] = field(default_factory=lambda: [0.02, 0.05, 0.2])
@@ -102,6 +111,12 @@ class DriftingConfig:
     conditional: bool = False
     guidance_max: float = 1.0
     guidance: float = 1.0
+    features: str = "none"
+    # (`field` is shadowed by the key above in this class body)
+    features_widths: list[int] = dataclasses.field(default_factory=lambda: [256, 256])
+    features_layers: list[int] = dataclasses.field(default_factory=lambda: [1, 2])
+    features_pixels: bool = True
+    features_steps: int = 1000
 
     def __post_init__(self) -> None:
         """Check names and ranges."""
@@ -109,6 +124,11 @@ class DriftingConfig:
             raise ValueError(
                 f"method.guidance = {self.guidance} must lie in [1, method.guidance_max = "
                 f"{self.guidance_max}] (the scales the generator is trained for)"
+            )
+        if self.conditional and self.features != "none":
+            raise ValueError(
+                "method.features drifts an unconditional generator; conditional = true drifts "
+                'pixels per class (use features = "none" with it)'
             )
         if self.guidance_max > 1 and (not self.conditional or self.field != "paper"):
             raise ValueError(
@@ -148,10 +168,41 @@ class DriftingConfig:
                 f"method.output_range is [low, high] with low < high (e.g. [0.0, 1.0] for "
                 f"pixels), got {self.output_range}"
             )
+        if self.features not in ENCODERS:
+            raise ValueError(f"method.features {self.features!r}: choose one of {ENCODERS}")
+        if self.features != "none":
+            check_layers(self.features_layers, self.features_widths, self.features_pixels)
+            if self.features_steps < 0:
+                raise ValueError(f"method.features_steps >= 0, got {self.features_steps}")
         if self.noise_dim < 0 or self.chunk < 0 or self.init_scale <= 0:
             raise ValueError(
                 "method.noise_dim >= 0, method.chunk >= 0 (0 = auto), method.init_scale > 0"
             )
+
+
+def _feature_encoder(
+    target: Distribution, config: DriftingConfig, generator: torch.Generator
+) -> FeatureEncoder | None:
+    """The frozen encoder that `config.features` names, trained on the target (None: pixels)."""
+    if config.features == "none":
+        return None
+    seeded = torch.Generator().manual_seed(
+        int(torch.randint(2**62, (), generator=generator, device=generator.device))
+    )
+    tensors = getattr(target, "tensors", None)
+    if tensors is not None:
+        images, labels = tensors()
+    elif config.features == "classifier":
+        raise ValueError(
+            f'method.features = "classifier" needs labelled images, and {target.name!r} has '
+            'no labels: use an image data set (mnist, digits) or features = "autoencoder"'
+        )
+    else:  # any distribution: a fixed draw of its samples
+        images, labels = target.sample(10_000, seeded), None
+    model = train_encoder(
+        config.features, images, labels, config.features_widths, config.features_steps, seeded
+    )
+    return FeatureEncoder(model.trunk, config.features_layers, config.features_pixels)
 
 
 class Drifting(Method):
@@ -193,6 +244,7 @@ class Drifting(Method):
             chunk=config.chunk, iterations=config.sinkhorn_iters,
             mask_self_pairs=config.sinkhorn_mask_self, reference=config.reference,
         )  # fmt: skip
+        self.features = _feature_encoder(target, config, generator)
         # training steps seen by loss(): drives the annealing; a buffer, so checkpoints carry it
         self.register_buffer("step_count", torch.zeros((), dtype=torch.long))
 
@@ -235,10 +287,7 @@ class Drifting(Method):
         if self.conditional:
             return self._conditional_loss(batch, labels, generator)
         x = self.f(draw_normal((batch.shape[0], self.noise_dim), generator, batch))
-        # the field sees the global batch when distributed (this rank's rows of it)
-        v, logs = distributed.batch_field(self.field, x.detach(), batch)
-        loss = (x - (x + v).detach()).square().sum(1).mean()
-        logs["drift_rms"] = sum(v for k, v in logs.items() if k.startswith("drift_rms/"))
+        loss, logs = self.drift_loss(x, batch)
         if self.config.anneal_rate > 0:
             logs["temperature_factor"] = self.temperatures()[0] / self.config.temperatures[0]
         self.step_count += 1
@@ -307,6 +356,28 @@ class Drifting(Method):
             )
         labels = labels_for(self.target, n, self.n_classes, generator, labels)
         return torch.cat([noise, self._code(labels.to(noise.device), alpha)], 1)
+
+    def drift_loss(self, x: Tensor, batch: Tensor) -> tuple[Tensor, dict[str, float]]:
+        """‖x − sg(x + V)‖² at generated `x [B, d]` toward `batch [B, d]`, and logs; with
+        features, Σ_l ‖φ_l(x) − sg(φ_l(x) + V_l)‖² over the encoder's scales φ_l."""
+        if self.features is None:
+            # the field sees the global batch when distributed (this rank's rows of it)
+            v, logs = distributed.batch_field(self.field, x.detach(), batch)
+            loss = (x - (x + v).detach()).square().sum(1).mean()
+            logs["drift_rms"] = sum(v for k, v in logs.items() if k.startswith("drift_rms/"))
+            return loss, logs
+        with torch.no_grad():
+            data = self.features(batch)
+        loss, logs = x.new_zeros(()), {"drift_rms": 0.0}
+        for name, phi, phi_data in zip(self.features.names, self.features(x), data, strict=True):
+            v, parts = distributed.batch_field(self.field, phi.detach(), phi_data)
+            loss = loss + (phi - (phi + v).detach()).square().sum(1).mean()
+            rms = sum(v for k, v in parts.items() if k.startswith("drift_rms/"))
+            logs[f"drift_rms/{name}"] = rms
+            logs["drift_rms"] += rms
+            if "mean_distance" in parts:
+                logs[f"mean_distance/{name}"] = parts["mean_distance"]
+        return loss, logs
 
     @torch.no_grad()
     def sample(
