@@ -48,7 +48,7 @@ __all__ = [
 
 NULL = -1  # the "no label" class: an all-zero code
 CLASS_GRID = 10  # samples of each class in the report's class grid
-CLASS_PANEL = "Samples by class (a row per class, at the default guidance)"
+CLASS_PANEL = "Samples by class (a row per class)"
 
 
 def one_hot(labels: Tensor, k: int) -> Tensor:
