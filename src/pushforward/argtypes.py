@@ -11,6 +11,7 @@ __all__ = [
     "positive",
     "seed",
     "seed_list",
+    "nonnegative_floats",
     "threads",
     "npy_path",
     "add_sampling_arguments",
@@ -63,6 +64,25 @@ def seed(text: str) -> int:
 def seed_list(text: str) -> list[int]:
     """argparse type: comma-separated seeds >= 0, e.g. `0,1,2`."""
     return [seed(part) for part in text.split(",")]
+
+
+def nonnegative_floats(example: str, what: str) -> Callable[[str], list[float]]:
+    """An argparse type accepting comma-separated numbers >= 0 (e.g. `example`); `what` says
+    in errors what the numbers are."""
+
+    def parse(text: str) -> list[float]:
+        """`text` as a list of numbers >= 0, else ArgumentTypeError saying what was expected."""
+        try:
+            values = [float(v) for v in text.split(",")]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected numbers like {example}, got {text!r}"
+            ) from None
+        if any(not v >= 0 for v in values):
+            raise argparse.ArgumentTypeError(f"{what} >= 0, got {text!r}")
+        return values
+
+    return parse
 
 
 def npy_path(text: str) -> Path:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from pushforward.argtypes import int_at_least, seed
+from pushforward.argtypes import int_at_least, nonnegative_floats, seed
 from pushforward.methods import load_trained
 from pushforward.methods.conditioning import grid_labels
 from pushforward.metrics.images import CLASSIFIERS, fetch_classifier, load_classifier
@@ -32,14 +32,7 @@ DEFAULT_SCALES = "0,1,1.5,2,3"
 GRID_PER_CLASS = 2  # samples of each class in a row of guidance_grid.png
 
 
-def _scales(text: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers like 0,1,2, got {text!r}") from None
-    if not values or any(not v >= 0 for v in values):
-        raise argparse.ArgumentTypeError(f"guidance scales are numbers >= 0, got {text!r}")
-    return values
+_scales = nonnegative_floats("0,1,2", "guidance scales are numbers")
 
 
 def cmd_guidance(args: argparse.Namespace) -> int:

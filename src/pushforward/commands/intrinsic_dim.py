@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from pushforward.argtypes import int_at_least, seed
+from pushforward.argtypes import int_at_least, nonnegative_floats, seed
 from pushforward.data import make_distribution
 from pushforward.errors import ConfigError
 from pushforward.runtime import stream_generator
@@ -29,14 +29,7 @@ DEFAULT_NOISE = "0,0.01,0.02,0.05,0.1,0.2,0.3,0.5,1"
 DEFAULT_K = "5,10,20,50,100,200"
 
 
-def _floats(text: str) -> list[float]:
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers like 0,0.1,0.5, got {text!r}") from None
-    if any(not v >= 0 for v in values):
-        raise argparse.ArgumentTypeError(f"noise levels are stds >= 0, got {text!r}")
-    return values
+_floats = nonnegative_floats("0,0.1,0.5", "noise levels are stds")
 
 
 def _ks(text: str) -> list[int]:

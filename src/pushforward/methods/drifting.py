@@ -205,6 +205,11 @@ def _feature_encoder(
     return FeatureEncoder(model.trunk, config.features_layers, config.features_pixels)
 
 
+def _total_rms(logs: dict[str, float]) -> float:
+    """The sum of the per-temperature field sizes `drift_rms/τ` in a field's logs."""
+    return sum(v for k, v in logs.items() if k.startswith("drift_rms/"))
+
+
 class Drifting(Method):
     """One-step generator `f: ε [n, k] → x [n, d]` trained by drifting."""
 
@@ -322,7 +327,7 @@ class Drifting(Method):
 
         logs = per_class(labels, field, v)
         loss = (x - (x + v).detach()).square().sum(1).mean()
-        logs["drift_rms"] = sum(v for k, v in logs.items() if k.startswith("drift_rms/"))
+        logs["drift_rms"] = _total_rms(logs)
         self.step_count += 1
         return loss, logs
 
@@ -364,7 +369,7 @@ class Drifting(Method):
             # the field sees the global batch when distributed (this rank's rows of it)
             v, logs = distributed.batch_field(self.field, x.detach(), batch)
             loss = (x - (x + v).detach()).square().sum(1).mean()
-            logs["drift_rms"] = sum(v for k, v in logs.items() if k.startswith("drift_rms/"))
+            logs["drift_rms"] = _total_rms(logs)
             return loss, logs
         with torch.no_grad():
             data = self.features(batch)
@@ -372,7 +377,7 @@ class Drifting(Method):
         for name, phi, phi_data in zip(self.features.names, self.features(x), data, strict=True):
             v, parts = distributed.batch_field(self.field, phi.detach(), phi_data)
             loss = loss + (phi - (phi + v).detach()).square().sum(1).mean()
-            rms = sum(v for k, v in parts.items() if k.startswith("drift_rms/"))
+            rms = _total_rms(parts)
             logs[f"drift_rms/{name}"] = rms
             logs["drift_rms"] += rms
             if "mean_distance" in parts:

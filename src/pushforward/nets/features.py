@@ -33,6 +33,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from pushforward.nets.mlp import init_weights
+
 __all__ = [
     "ENCODERS",
     "Trunk",
@@ -51,10 +53,7 @@ BATCH_SIZE = 256
 def _linear(a: int, b: int, generator: torch.Generator) -> nn.Linear:
     """nn.Linear(a, b) initialised uniform ±1/√a from `generator` (PyTorch's default law)."""
     layer = nn.Linear(a, b)
-    bound = a**-0.5
-    with torch.no_grad():
-        layer.weight.uniform_(-bound, bound, generator=generator)
-        layer.bias.uniform_(-bound, bound, generator=generator)
+    init_weights(layer, generator)
     return layer
 
 
