@@ -247,3 +247,22 @@ def test_rows_keeps_up_to_max_n_rows_in_order_and_draws_larger_sets_from_the_gen
         torch.manual_seed(1)
         picked = images._rows(x, 4, gen(3))
     assert torch.equal(picked, x[torch.randperm(6, generator=gen(3))[:4]])
+
+
+def test_image_report_clamps_samples_into_the_pixel_range_for_fd_clamped():
+    """fd_clamped is the FD of the samples clamped into [0, 1] against the same reference,
+    out_of_range_share the share of values outside; in-range samples give fd_clamped == fd."""
+    data = {"train": points(40, 1).sigmoid(), "test": points(35, 2).sigmoid()}
+    target, model = Splits(data, "train"), identity_classifier("mnist")
+    inside = points(10, 3).sigmoid()
+    report = image_report(inside, model, target, generator=gen(7), k=3)
+    assert report["out_of_range_share"] == 0.0
+    assert report["fd_clamped"] == report["fd"]
+    samples = torch.tensor([[-0.5, 0.2], [0.3, 1.5], [0.1, 0.9], [2.0, -1.0], [0.4, 0.6]])
+    report = image_report(samples, model, target, generator=gen(7), k=3)
+    real = data["test"][torch.randperm(35, generator=gen(7))[:5]]
+    assert report["out_of_range_share"] == pytest.approx(4 / 10)
+    assert report["fd"] == pytest.approx(frechet_distance(samples, real), rel=1e-9)
+    clamped = frechet_distance(samples.clamp(0, 1), real)
+    assert report["fd_clamped"] == pytest.approx(clamped, rel=1e-9)
+    assert report["fd_clamped"] != pytest.approx(report["fd"])

@@ -76,6 +76,7 @@ __all__ = [
 ]
 
 N_CLASSES = 10
+PIXEL_RANGE = (0.0, 1.0)  # every image data set's pixels (mnist, digits / 16)
 
 
 class Classifier(nn.Module):
@@ -378,6 +379,10 @@ def image_report(
       2n images);
     * ``class_hist/c``, ``class_entropy`` (nats, ln 10 = 2.303 balanced), ``class_tv``: total
       variation between the predicted-class histograms of samples and real images;
+    * ``out_of_range_share``: share of sample pixel values outside the data's pixel range
+      ``PIXEL_RANGE`` = [0, 1] (a decoder or flow emits values there that no image has);
+      ``fd_clamped``: the FD of the samples clamped into that range (what an image viewer shows),
+      against the same reference; it equals ``fd`` when nothing is out of range;
     * ``feat_precision``, ``feat_recall``, ``feat_density``, ``feat_coverage``: k-NN support
       metrics in feature space;
     * ``classifier_accuracy``: the classifier's accuracy on the real test images (recorded at
@@ -397,6 +402,13 @@ def image_report(
     real = real_x[perm[: min(n, max_real)]]
     fs, fr = classifier_features(model, samples), classifier_features(model, real)
     out = {"fd": frechet_distance(fs, fr)}
+    low, high = PIXEL_RANGE
+    outside = (samples < low) | (samples > high)
+    out["out_of_range_share"] = float(outside.double().mean())
+    clamped = samples.clamp(low, high)
+    out["fd_clamped"] = (
+        frechet_distance(classifier_features(model, clamped), fr) if outside.any() else out["fd"]
+    )
     if len(real_x) >= 2 * min(n, max_real):
         other = real_x[perm[min(n, max_real) : 2 * min(n, max_real)]]
         out["fd_real"] = frechet_distance(classifier_features(model, other), fr)
