@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from pushforward.data import make_distribution
 from pushforward.data.base import Distribution
@@ -60,6 +60,7 @@ from pushforward.methods.conditioning import (
     labels_for,
     one_hot,
 )
+from pushforward.methods.prediction import PREDICTIONS, DataPrediction
 from pushforward.nets import MLP, NetConfig
 from pushforward.ode import SOLVERS, Solution, integrate
 
@@ -75,7 +76,9 @@ class FlowConfig:
     """Keys every interpolant method has: coupling (`independent`, exact `ot`, or `sinkhorn`:
     pairs drawn from the entropic OT plan of regularisation `coupling_reg`), the path
     (`linear`, `trig`, `polynomial` with `path_exponent`, `vp`), and the default solver and
-    its steps. `conditional = true` trains a class-conditional field with classifier-free
+    its steps. `prediction = "data"` has the velocity net output the endpoint x̂₁ and forms the
+    velocity from it (`pushforward.methods.prediction`, gain capped at 1/`alpha_min`; σ = 0
+    only). `conditional = true` trains a class-conditional field with classifier-free
     guidance (labels dropped at rate `p_uncond`; `guidance` is the default sampling scale w,
     1 = the conditional model; `pushforward.methods.conditioning`)."""
 
@@ -88,9 +91,15 @@ class FlowConfig:
     conditional: bool = False
     p_uncond: float = 0.1
     guidance: float = 1.0
+    prediction: str = "velocity"
+    alpha_min: float = 0.05
 
     def __post_init__(self) -> None:
         """Check names and ranges."""
+        if self.prediction not in PREDICTIONS:
+            raise ValueError(f"method.prediction {self.prediction!r}: choose one of {PREDICTIONS}")
+        if not 0 < self.alpha_min < 1:
+            raise ValueError(f"method.alpha_min must be in (0, 1), got {self.alpha_min}")
         if not 0 <= self.p_uncond < 1 or not math.isfinite(self.guidance):
             raise ValueError(
                 f"method.p_uncond must be in [0, 1) and method.guidance finite, got "
@@ -139,6 +148,12 @@ class InterpolantConfig(FlowConfig):
             raise ValueError(f"method.diffusion {self.diffusion!r}: choose one of {DIFFUSIONS}")
         if self.sampler == "sde" and self.sigma == 0:
             raise ValueError("method.sampler = 'sde' needs method.sigma > 0 (a score)")
+        if self.prediction == "data" and self.sigma > 0:
+            raise ValueError(
+                "method.prediction = 'data' needs method.sigma = 0: with noise the velocity is "
+                "not a function of the endpoint alone (use flow-matching, or prediction = "
+                "'velocity')"
+            )
 
 
 class StochasticInterpolant(Method):
@@ -179,17 +194,25 @@ class StochasticInterpolant(Method):
         if getattr(config, "conditional", False):
             k = self.n_classes = class_count(target, self.name)
             self.panels = {**self.panels, "classes": CLASS_PANEL}
-            self.velocity = GuidedNet(MLP(d + k, d, net, time=True, generator=generator), k)
+            self.velocity = self._head(
+                GuidedNet(MLP(d + k, d, net, time=True, generator=generator), k), config
+            )
             self.denoiser = (
                 GuidedNet(MLP(d + k, d, net, time=True, generator=generator), k)
                 if self.interpolant.stochastic
                 else None
             )
             return
-        self.velocity = MLP(d, d, net, time=True, generator=generator)
+        self.velocity = self._head(MLP(d, d, net, time=True, generator=generator), config)
         self.denoiser = (
             MLP(d, d, net, time=True, generator=generator) if self.interpolant.stochastic else None
         )
+
+    def _head(self, net: nn.Module, config: InterpolantConfig) -> nn.Module:
+        """The velocity head: `net` itself, or read as an endpoint predictor (`prediction`)."""
+        if config.prediction == "velocity":
+            return net
+        return DataPrediction(net, self.interpolant, config.alpha_min)
 
     def loss(
         self, batch: Tensor, generator: torch.Generator, labels: Tensor | None = None
