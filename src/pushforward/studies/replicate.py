@@ -45,6 +45,7 @@ __all__ = ["PREFERRED", "run_label", "evaluate_cached", "replicate", "replicate_
 # metrics shown in the Markdown table, in this order, where any run has them
 PREFERRED = [
     "fd",
+    "fd_clamped",
     "precision",
     "recall",
     "feat_precision",
