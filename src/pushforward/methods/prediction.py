@@ -8,8 +8,9 @@ every t, and the velocity is formed in closed form,
 
     x̂₀ = (x_t − β x̂₁) / max(α, α_min),    v = α̇ x̂₀ + β̇ x̂₁,
 
-(linear path: v = (x̂₁ − x_t) / (1 − t) while 1 − t ≥ α_min); the loss stays the velocity loss of flow
-matching. `α_min` caps the gain near t = 1, where the exact velocity is x₁ − x₀ regardless.
+(linear path: v = (x̂₁ − x_t) / (1 − t) while 1 − t ≥ α_min); the loss stays the velocity
+loss of flow matching. `α_min` caps the gain near t = 1, where the exact velocity is x₁ − x₀
+regardless.
 
 References:
     Li, He (2025). Back to Basics: Let Denoising Generative Models Denoise. arXiv:2511.13720.

@@ -4,8 +4,9 @@ Seed 000 says generation is best when the latent dimension matches the data's in
 dimension (about 12 for MNIST) and that it breaks at 128. `latent_dim_curve` trains each base
 experiment (e.g. the deterministic and the stochastic MNIST chart) at every latent dimension
 (`method.latent_dim = k`, through `studies.replicate`), and `latent_dim_png` plots the chosen
-figures (FD, precision) against k on a log axis, with the data's intrinsic-dimension estimates
-(MLE k = 20, TwoNN: the ``data_id_*`` keys of the full evaluation) marked as vertical lines.
+figures (FD raw and clamped, precision) against k on a log axis, with the data's
+intrinsic-dimension estimates (MLE k = 20, TwoNN: the ``data_id_*`` keys of the full
+evaluation) marked as vertical lines.
 
 Example:
     >>> rows = latent_dim_curve(["mnist-chart-12-det"], [4, 12], Path("runs/ld"))  # doctest: +SKIP
@@ -25,7 +26,7 @@ from pushforward.studies.table import Stat, Table
 
 __all__ = ["FIGURES", "latent_dim_curve", "latent_dim_png"]
 
-FIGURES = ("fd", "precision", "recall", "feat_precision")
+FIGURES = ("fd", "fd_clamped", "precision", "recall", "feat_precision")
 ID_KEYS = ("data_id_mle_k20", "data_id_twonn")
 
 
@@ -66,7 +67,9 @@ def _mean(value: Any) -> float:
     return float(value) if isinstance(value, int | float) else math.nan
 
 
-def latent_dim_png(table: Table, path: Path, figures: Sequence[str] = ("fd", "precision")) -> Path:
+def latent_dim_png(
+    table: Table, path: Path, figures: Sequence[str] = ("fd", "fd_clamped", "precision")
+) -> Path:
     """One panel per figure against the latent dimension (log₂ axis), one line per base
     experiment, the data's intrinsic-dimension estimates as dashed vertical lines."""
     fig = Figure(figsize=(5.0 * len(figures), 3.9), dpi=110)
