@@ -81,6 +81,7 @@ __all__ = [
 ENCODERS = ("deterministic", "stochastic")
 PLANNED_LATENTS = ("flow-matching",)
 CRITIC_WEIGHTINGS = ("score", "noise")
+OUTPUT_BOUNDS = ("clamp", "sigmoid")
 
 
 @dataclass
@@ -88,8 +89,11 @@ class ChartTransportConfig:
     """`[method]` of chart transport: chart, latent learner, loss weights and field settings.
 
     `init_offset`/`init_scale` shape the decoder's first output (a small blob at a chosen place,
-    the same "disjoint start" as drifting). `output_range = [low, high]` clamps what the decoder
-    emits as samples and reconstructions (pixels in [0, 1]; training reconstructs unclamped).
+    the same "disjoint start" as drifting). `output_range = [low, high]` keeps what the decoder
+    emits in a box (pixels in [0, 1]): `output_bound = "clamp"` clamps samples and
+    reconstructions after training (training reconstructs unclamped); `"sigmoid"` ends the
+    decoder in `low + (high − low) σ(h)`, so training sees the bound (`init_offset` then lies
+    strictly inside the box).
     `fiber_std = 0` learns the fiber's std (starting at
     `init_fiber_std`); `> 0` fixes it. `step` scales the field (η above). `w_entropy` weighs the
     fibers' entropy (a learned fiber that only costs reconstruction would otherwise shrink to a
@@ -132,6 +136,7 @@ class ChartTransportConfig:
     init_offset: list[float] | None = None
     init_scale: float = 1.0
     output_range: list[float] | None = None
+    output_bound: str = "clamp"
     chunk: int = 0
     field_arrows: int = 256
     conditional: bool = False
@@ -190,6 +195,15 @@ class ChartTransportConfig:
             raise ValueError(
                 f"method.output_range is [low, high] with low < high (e.g. [0.0, 1.0] for "
                 f"pixels), got {self.output_range}"
+            )
+        if self.output_bound not in OUTPUT_BOUNDS:
+            raise ValueError(
+                f"method.output_bound {self.output_bound!r}: choose one of {OUTPUT_BOUNDS}"
+            )
+        if self.output_bound == "sigmoid" and self.output_range is None:
+            raise ValueError(
+                'method.output_bound = "sigmoid" squashes into method.output_range: set it '
+                "too (e.g. output_range = [0.0, 1.0] for pixels)"
             )
         if self.init_fiber_std <= 0:
             raise ValueError(f"method.init_fiber_std must be > 0, got {self.init_fiber_std}")
@@ -358,6 +372,7 @@ class ChartTransport(Method):
             stochastic=stochastic,
             fiber_std=config.fiber_std,
             init_std=config.init_fiber_std,
+            bounds=tuple(config.output_range) if config.output_bound == "sigmoid" else None,
             generator=generator,
         )
         self.latent = LATENTS[config.latent](self.latent_dim, config, net, generator)
@@ -380,7 +395,14 @@ class ChartTransport(Method):
                         f"method.init_offset has {len(config.init_offset)} entries; the data "
                         f"has dim {dim}"
                     )
-                last.bias.add_(torch.tensor(config.init_offset))
+                offset = torch.tensor(config.init_offset)
+                bounds = self.chart.bounds
+                if bounds and not bool(((offset > bounds[0]) & (offset < bounds[1])).all()):
+                    raise ValueError(
+                        f"method.init_offset must lie strictly inside method.output_range "
+                        f"{list(bounds)} when output_bound is sigmoid"
+                    )
+                last.bias.add_(self.chart.pre_activation(offset))
 
     def loss(
         self, batch: Tensor, generator: torch.Generator, labels: Tensor | None = None
@@ -445,8 +467,8 @@ class ChartTransport(Method):
         return self.latent.sample_latent(n, generator, self._anchor, labels)
 
     def decode(self, z: Tensor) -> Tensor:
-        """Data points `[n, d]` of latents `z [n, k]`: D(z), clamped into `output_range`."""
-        x = self.chart.decode(z)
+        """Data points `[n, d]` of latents `z [n, k]`: D(z), inside `output_range` if set."""
+        x = self.chart.decode(z)  # a sigmoid-bounded chart is already inside
         r = self.config.output_range
         return x if r is None else x.clamp(r[0], r[1])
 

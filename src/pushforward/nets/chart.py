@@ -6,6 +6,8 @@ encodes it to a *fiber*, the reparameterised Gaussian
     q(z | x) = N(μ(x), diag σ(x)²),   z = μ(x) + σ(x) ⊙ ε,   ε ~ N(0, I),
 
 with `σ` learned (a second head, `log σ` clamped to a sane range) or fixed (`fiber_std > 0`).
+With `bounds = (low, high)` the decoder ends in a scaled sigmoid, `D(z) = low + (high − low) σ(h)`,
+so every output lies in the box and training sees the bound (pixels in [0, 1]).
 Fibers make the data latents thick, so that a thin set of latents (data on a low-dimensional
 manifold) can be spread over a full-dimensional prior; decoding stays deterministic, so distinct
 fibers must stay apart to be reconstructible.
@@ -44,10 +46,13 @@ class Chart(nn.Module):
         stochastic: bool = False,
         fiber_std: float = 0.0,
         init_std: float = 0.1,
+        bounds: tuple[float, float] | None = None,
         generator: torch.Generator,
     ) -> None:
         super().__init__()
-        self.dim, self.latent_dim = dim, latent_dim
+        if bounds is not None and not bounds[0] < bounds[1]:
+            raise ValueError(f"Chart bounds are (low, high) with low < high, got {bounds}")
+        self.dim, self.latent_dim, self.bounds = dim, latent_dim, bounds
         self.stochastic, self.fiber_std = stochastic, fiber_std
         learned = stochastic and fiber_std <= 0
         self.encoder = MLP(dim, latent_dim * (2 if learned else 1), net, generator=generator)
@@ -80,5 +85,16 @@ class Chart(nn.Module):
         return mu + log_std.exp() * eps, mu, log_std
 
     def decode(self, z: Tensor) -> Tensor:
-        """Data point `[n, d]` of latents `z [n, k]` (deterministic)."""
-        return self.decoder(z)
+        """Data point `[n, d]` of latents `z [n, k]` (deterministic; inside `bounds` if set)."""
+        h = self.decoder(z)
+        if self.bounds is None:
+            return h
+        low, high = self.bounds
+        return low + (high - low) * torch.sigmoid(h)
+
+    def pre_activation(self, x: Tensor) -> Tensor:
+        """The decoder's output `h [n, d]` before the bound that gives data `x [n, d]` (logit)."""
+        if self.bounds is None:
+            return x
+        low, high = self.bounds
+        return torch.logit((x - low) / (high - low))
