@@ -14,13 +14,7 @@ SMALL = NetConfig(width=32, depth=2)
 BOX = [0.0, 1.0]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread (fast on a busy 2-core machine). Restored."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/methods/conftest.py
 
 
 def gen(seed: int) -> torch.Generator:

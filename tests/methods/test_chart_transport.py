@@ -18,13 +18,7 @@ from pushforward.train import TrainConfig, fit
 SMALL = NetConfig(width=64, depth=2)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread (fast on a busy 2-core machine); the runs here set it too. Restored."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/methods/conftest.py
 
 
 def gen(seed: int) -> torch.Generator:
