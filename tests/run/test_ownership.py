@@ -9,10 +9,11 @@ import os
 import numpy as np
 import pytest
 from safetensors import safe_open
+from safetensors.numpy import save_file
 
 from pushforward.errors import RunDirError
 from pushforward.run import EvalRecord, Layout, RunInfo, RunReader, RunWriter, read_run
-from pushforward.run.files import write_sets
+from pushforward.run.files import read_sets, write_sets
 
 CONFIG = {"experiment": {"name": "t", "seed": 0}, "data": {"name": "moons"},
           "method": {"name": "drifting"}, "net": {}, "train": {}}  # fmt: skip
@@ -179,9 +180,20 @@ def test_write_sets_stores_float32_and_the_step(tmp_path):
     path = tmp_path / "s.safetensors"
     write_sets(path, {"sample/x": np.arange(6, dtype=np.float64).reshape(3, 2)}, step=7)
     with safe_open(str(path), "np") as f:
-        assert f.metadata() == {"step": "7"}
+        assert f.metadata() == {"step": "7", "order": '["sample/x"]'}
         x = f.get_tensor("sample/x")
     assert x.dtype == np.float32 and x.tolist() == [[0, 1], [2, 3], [4, 5]]
     write_sets(path, {"a": np.zeros((1, 1))})
     with safe_open(str(path), "np") as f:
-        assert f.metadata() is None
+        assert f.metadata() == {"order": '["a"]'}
+
+
+def test_sets_read_back_in_the_order_they_were_written(tmp_path):
+    # safetensors hands tensors back in hash order, different from one process to the next;
+    # the report draws panels and legends in the order read, so it must be the written one
+    names = ["sample/reconstruction", "sample/generated", "latent/mode 10", "latent/mode 2"]
+    path = tmp_path / "s.safetensors"
+    write_sets(path, {k: np.zeros((2, 2)) for k in names}, step=1)
+    assert list(read_sets(path)) == names
+    save_file({k: np.zeros((1, 1), np.float32) for k in names}, str(path))  # no order stored
+    assert list(read_sets(path)) == sorted(names)

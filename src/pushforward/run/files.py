@@ -125,9 +125,13 @@ def read_toml(path: str | Path) -> dict[str, Any]:
 
 
 def sets_payload(sets: Mapping[str, np.ndarray], step: int | None = None) -> bytes:
-    """safetensors bytes of float32 point sets `{"panel/set": [n, d]}` (metadata: the step)."""
+    """safetensors bytes of float32 point sets `{"panel/set": [n, d]}` (metadata: the step and
+    the sets' order, which safetensors itself does not keep)."""
     flat = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in sets.items()}
-    return save_arrays(flat, metadata={"step": str(step)} if step is not None else None)
+    metadata = {"order": json.dumps(list(flat))}
+    if step is not None:
+        metadata["step"] = str(step)
+    return save_arrays(flat, metadata=metadata)
 
 
 def write_sets(path: str | Path, sets: Mapping[str, np.ndarray], step: int | None = None) -> None:
@@ -136,12 +140,26 @@ def write_sets(path: str | Path, sets: Mapping[str, np.ndarray], step: int | Non
 
 
 def read_sets(path: str | Path) -> dict[str, np.ndarray]:
-    """Arrays of a safetensors file (point sets or analysis results), float32 where float."""
+    """Arrays of a safetensors file (point sets or analysis results), float32 where float, in
+    the order they were written (`sets_payload`), else sorted by name: the same every read."""
     path = Path(path)
     try:
-        arrays = load_arrays(path.read_bytes())
+        data = path.read_bytes()
+        arrays = load_arrays(data)
+        order = _written_order(data)
     except FileNotFoundError:
         raise RunDirError(f"{path} is missing; train (or resume) the run again") from None
     except (SafetensorError, OSError, ValueError) as e:
         raise RunDirError(f"{path} is corrupt ({e}); train (or resume) the run again") from None
-    return {k: np.array(v) for k, v in arrays.items()}
+    names = [k for k in order if k in arrays] + sorted(set(arrays) - set(order))
+    return {k: np.array(arrays[k]) for k in names}
+
+
+def _written_order(data: bytes) -> list[str]:
+    """The set names a safetensors payload's metadata lists under "order" (else [])."""
+    size = int.from_bytes(data[:8], "little")
+    meta = json.loads(data[8 : 8 + size]).get("__metadata__") or {}
+    order = json.loads(meta["order"]) if "order" in meta else []
+    if not isinstance(order, list) or not all(isinstance(k, str) for k in order):
+        raise ValueError('metadata "order" should be a JSON list of names')
+    return order
