@@ -10,6 +10,7 @@ images drawn with the generator, a disjoint second set of n for ``fd_real``, at 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -266,3 +267,36 @@ def test_image_report_clamps_samples_into_the_pixel_range_for_fd_clamped():
     clamped = frechet_distance(samples.clamp(0, 1), real)
     assert report["fd_clamped"] == pytest.approx(clamped, rel=1e-9)
     assert report["fd_clamped"] != pytest.approx(report["fd"])
+
+
+def test_classifier_confidence_and_score_closed_forms():
+    # uniform predictions: confidence 1/C, score 1; one-hot and balanced: confidence 1, score C
+    assert images.classifier_confidence(torch.zeros(7, 10)) == pytest.approx(
+        {"class_confidence": 0.1, "classifier_score": 1.0}
+    )
+    sharp = 50.0 * torch.eye(10).repeat(3, 1)  # [30, 10], every class three times
+    assert images.classifier_confidence(sharp) == pytest.approx(
+        {"class_confidence": 1.0, "classifier_score": 10.0}, rel=1e-6
+    )
+    one_class = 50.0 * torch.eye(10)[[4] * 6]  # confident but all one digit: score 1
+    assert images.classifier_confidence(one_class)["classifier_score"] == pytest.approx(1.0)
+    # two samples, p = (0.75, 0.25) and (0.25, 0.75): the marginal is (0.5, 0.5)
+    logits = torch.log(torch.tensor([[0.75, 0.25], [0.25, 0.75]]))
+    kl = 0.75 * math.log(0.75 / 0.5) + 0.25 * math.log(0.25 / 0.5)
+    got = images.classifier_confidence(logits)
+    assert got["class_confidence"] == pytest.approx(0.75)
+    assert got["classifier_score"] == pytest.approx(math.exp(kl))
+
+
+def test_image_report_confidence_is_that_of_the_head_on_samples_and_reference():
+    data = {"train": points(40, 1), "test": points(35, 2, 0.3)}
+    target, model = Splits(data, "train"), identity_classifier("mnist")
+    samples = points(10, 3, 1.0)
+    report = image_report(samples, model, target, generator=gen(7), k=3)
+    real = data["test"][torch.randperm(35, generator=gen(7))[:10]]
+    with torch.no_grad():
+        want = images.classifier_confidence(model.head(samples))
+        want_real = images.classifier_confidence(model.head(real))["class_confidence"]
+    assert report["class_confidence"] == pytest.approx(want["class_confidence"])
+    assert report["classifier_score"] == pytest.approx(want["classifier_score"])
+    assert report["class_confidence_real"] == pytest.approx(want_real)

@@ -15,6 +15,8 @@ samples are compared in the feature space of a small classifier trained once on 
   is the "FD" of :func:`image_report`.
 * :func:`class_histogram` / :func:`class_entropy`: predicted-class shares and their entropy
   (ln 10 ≈ 2.303 for a perfectly balanced set, 0 when every sample is one digit: mode collapse).
+* :func:`classifier_confidence`: mean top-class probability (does each sample look like a
+  digit) and the classifier score, the Inception Score computed with our classifier.
 * :func:`nearest_distances`: distance of each sample to its nearest training image, the
   memorisation check (a model that copies its training set has distances far below those of
   held-out real images).
@@ -22,6 +24,8 @@ samples are compared in the feature space of a small classifier trained once on 
 References:
     Heusel, Ramsauer, Unterthiner, Nessler, Hochreiter (2017). GANs Trained by a Two Time-Scale
     Update Rule Converge to a Local Nash Equilibrium. arXiv:1706.08500.
+    Salimans, Goodfellow, Zaremba, Cheung, Radford, Chen (2016). Improved Techniques for
+    Training GANs. arXiv:1606.03498 (the Inception Score).
 
 Example:
     >>> from pushforward.data import make_distribution
@@ -71,6 +75,7 @@ __all__ = [
     "accuracy",
     "class_histogram",
     "class_entropy",
+    "classifier_confidence",
     "nearest_distances",
     "image_report",
 ]
@@ -337,6 +342,20 @@ def class_entropy(histogram: list[float] | Tensor) -> float:
 
 
 @torch.no_grad()
+def classifier_confidence(logits: Tensor) -> dict[str, float]:
+    """Mean top-class probability and the classifier score exp E KL(p(y|x) ‖ p(y)) of class
+    `logits [n, C]` (the Inception Score: 1 for uninformative or one-class predictions, C for
+    confident and balanced ones)."""
+    log_p = torch.log_softmax(logits.double(), dim=1)
+    log_marginal = torch.logsumexp(log_p, dim=0) - math.log(len(log_p))
+    kl = (log_p.exp() * (log_p - log_marginal)).sum(1).mean()
+    return {
+        "class_confidence": float(log_p.exp().max(1).values.mean()),
+        "classifier_score": float(kl.exp()),
+    }
+
+
+@torch.no_grad()
 def nearest_distances(x: Tensor, reference: Tensor, chunk: int = 512) -> Tensor:
     """Euclidean distance `[n]` from each `x [n, d]` to its nearest row of `reference [m, d]`.
 
@@ -379,6 +398,10 @@ def image_report(
       2n images);
     * ``class_hist/c``, ``class_entropy`` (nats, ln 10 = 2.303 balanced), ``class_tv``: total
       variation between the predicted-class histograms of samples and real images;
+    * ``class_confidence``: the classifier's mean top-class probability on the samples (does
+      each sample look like *some* digit; ``class_confidence_real`` on the real reference) and
+      ``classifier_score``: exp E_x KL(p(y|x) ‖ p(y)), the Inception Score with our classifier
+      (1 to 10: confident per sample and balanced over classes);
     * ``out_of_range_share``: share of sample pixel values outside the data's pixel range
       ``PIXEL_RANGE`` = [0, 1] (a decoder or flow emits values there that no image has);
       ``fd_clamped``: the FD of the samples clamped into that range (what an image viewer shows),
@@ -412,8 +435,11 @@ def image_report(
     if len(real_x) >= 2 * min(n, max_real):
         other = real_x[perm[min(n, max_real) : 2 * min(n, max_real)]]
         out["fd_real"] = frechet_distance(classifier_features(model, other), fr)
-    hist = class_histogram(model.head(fs).argmax(1))
-    real_hist = class_histogram(model.head(fr).argmax(1))
+    logits, real_logits = model.head(fs), model.head(fr)
+    hist = class_histogram(logits.argmax(1))
+    real_hist = class_histogram(real_logits.argmax(1))
+    out.update(classifier_confidence(logits))
+    out["class_confidence_real"] = classifier_confidence(real_logits)["class_confidence"]
     out.update({f"class_hist/{c}": p for c, p in enumerate(hist)})
     out["class_entropy"] = class_entropy(hist)
     out["class_tv"] = 0.5 * sum(abs(a - b) for a, b in zip(hist, real_hist, strict=True))
