@@ -4,9 +4,17 @@ import json
 import math
 
 import pytest
+from matplotlib.image import imread
 
 from pushforward.cli import main
-from pushforward.report.convergence import Curve, converged, doubling_change, headline_curve
+from pushforward.report.convergence import (
+    Curve,
+    converged,
+    convergence_png,
+    doubling_change,
+    headline_curve,
+    wide_range,
+)
 from pushforward.run import MetricLine
 
 
@@ -28,6 +36,20 @@ def test_doubling_change_compares_the_last_snapshot_with_the_one_at_half_the_ste
     # no snapshot near N/2 (1000 is 4x below 4000), or a single one: no verdict
     assert math.isnan(doubling_change(Curve("fd", (0, 1000, 4000), (9.0, 2.0, 1.0))))
     assert math.isnan(doubling_change(Curve("fd", (0, 4000), (9.0, 1.0))))
+
+
+def test_a_wide_range_of_positive_values_gets_a_log_axis(tmp_path):
+    # FD falling 1400 -> 45: a linear axis squashes the plateau the doubling rule reads
+    falling = {"a": [Curve("fd", (0, 10, 100, 1000), (9e9, 1400.0, 600.0, 45.0))]}
+    assert wide_range(falling)  # step 0 is left out, as in the plot
+    assert not wide_range({"a": [Curve("fd", (10, 100), (60.0, 45.0))]})  # 1.33x
+    assert not wide_range({"a": [Curve("x", (10, 100), (-1.0, 40.0))]})  # not positive
+    assert not wide_range({"a": [Curve("x", (10, 100), (0.0, 40.0))]})
+    assert not wide_range({})
+    auto = imread(convergence_png(falling, tmp_path / "auto.png", log_y=None))
+    log = imread(convergence_png(falling, tmp_path / "log.png", log_y=True))
+    linear = imread(convergence_png(falling, tmp_path / "linear.png", log_y=False))
+    assert (auto == log).all() and not (auto == linear).all()
 
 
 def test_replicate_trains_each_seed_once_and_tabulates_mean_and_std(tmp_path, capsys):

@@ -39,6 +39,7 @@ __all__ = [
     "converged",
     "convergence_figure",
     "convergence_png",
+    "wide_range",
 ]
 
 HEADLINES = ("fd", "manifold_dist_mean", "energy_distance")
@@ -108,10 +109,21 @@ def convergence_figure(curve: Curve, title: str = "") -> go.Figure:
     return fig
 
 
+def wide_range(curves: dict[str, list[Curve]], ratio: float = 10.0) -> bool:
+    """Whether every value (steps > 0) of `curves` is positive and max / min exceeds `ratio`:
+    a linear axis would squash the late, small values a plateau is judged on."""
+    values = [v for runs in curves.values() for c in runs
+              for s, v in zip(c.steps, c.values, strict=True) if s > 0]  # fmt: skip
+    return bool(values) and min(values) > 0 and max(values) > ratio * min(values)
+
+
 def convergence_png(
-    curves: dict[str, list[Curve]], path: Path, *, ylabel: str = "", log_y: bool = False
+    curves: dict[str, list[Curve]], path: Path, *, ylabel: str = "", log_y: bool | None = False
 ) -> Path:
-    """One line per curve (label → curves of its seeds, drawn in one colour) over log steps."""
+    """One line per curve (label → curves of its seeds, drawn in one colour) over log steps;
+    `log_y=None` picks a log y axis when the values span more than a factor of 10."""
+    if log_y is None:
+        log_y = wide_range(curves)
     fig = Figure(figsize=(6.8, 4.2), dpi=110)
     fig.subplots_adjust(left=0.12, right=0.97, bottom=0.13, top=0.93)
     ax = fig.add_subplot()

@@ -159,7 +159,9 @@ def write_pngs(run: RunView, out_dir: Path, *, max_points: int = 2000) -> list[P
     written.append(curves_png(run, out_dir / "curves.png"))
     curve = headline_curve(run.metrics)
     if curve is not None and len(curve.steps) > 2:
-        written.append(convergence_png({run.name: [curve]}, out_dir / "convergence.png"))
+        written.append(
+            convergence_png({run.name: [curve]}, out_dir / "convergence.png", log_y=None)
+        )
     written.append(snapshot_grid_png(run, out_dir / "samples_steps.png"))
     record = RunReader(run.path).eval_record() if run.image_shape is not None else None
     shares = class_shares(record.metrics) if record is not None else []

@@ -208,7 +208,7 @@ def replicate(
     every = sorted({k for r in rows for k in r} - {"experiment", "seeds"})
     Table(["experiment", "seeds", *every], rows, caption=table.caption).write(out, "replicate_all")
     if any(curves.values()):
-        convergence_png(curves, out / "convergence.png")
+        convergence_png(curves, out / "convergence.png", log_y=None)
     return table
 
 
