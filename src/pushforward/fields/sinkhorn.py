@@ -58,8 +58,7 @@ def sinkhorn_potentials(
     n, m = x.shape[0], y.shape[0]
     tau = float(temperature)
     log_a, log_b = -math.log(n), -math.log(m)
-    f = torch.zeros(n, dtype=x.dtype, device=x.device)
-    g = torch.zeros(m, dtype=x.dtype, device=x.device)
+    f = torch.zeros(n, dtype=x.dtype, device=x.device)  # g starts as the first column update
     starts = range(0, n, chunk)
     cached = n * m <= _CACHE_PAIRS  # small sets: compute the logits once, not per sweep
 
