@@ -3,7 +3,9 @@
 `train_row` writes a row's experiment to `OUT/configs/ROW.toml` and trains it into
 `OUT/runs/ROW` with `pipeline.run`, unless a finished run of the same experiment is there
 (so an interrupted study continues where it stopped). `final_numbers` evaluates a run by the
-one seed rule (`analysis.quality`, `evaluate_run(suite="quality")`) and adds its cost.
+one seed rule (`analysis.quality`, `evaluate_run(suite="quality")`) and adds its cost. The
+rest is what every multi-run study shares: its seeds and their mean ± std (`seeds`,
+`seed_stats`), a base experiment by name, samples/s and the machine line of its notes.
 
 Example:
     >>> path = train_row(Path("runs/study"), "a", config, None, None, False)  # doctest: +SKIP
@@ -13,19 +15,40 @@ Example:
 
 from __future__ import annotations
 
+import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
+from torch import Tensor
+
 from pushforward.analysis.evaluate import evaluate_run
 from pushforward.analysis.quality import EVAL_STREAMS, quality
-from pushforward.config import dump_toml
+from pushforward.config import dump_toml, load_toml
 from pushforward.data.base import Distribution
+from pushforward.experiments import EXPERIMENTS_DIR
 from pushforward.pipeline import run
 from pushforward.run import RunReader, RunWriter, atomic_write_bytes
 from pushforward.runtime import stream_generator
+from pushforward.studies.table import Stat
 
-__all__ = ["EVAL_N", "train_row", "final_numbers", "cpu_seconds", "reference", "data_floor"]
+__all__ = [
+    "EVAL_N",
+    "SEEDS",
+    "train_row",
+    "final_numbers",
+    "cpu_seconds",
+    "reference",
+    "data_floor",
+    "sampling_rate",
+    "machine_line",
+    "base_experiment",
+    "progress_line",
+    "seeds",
+    "seed_stats",
+]
 
 EVAL_N = 2000  # samples (and reference points) of every study's final evaluation
 
@@ -93,3 +116,44 @@ def data_floor(target: Distribution, n: int = EVAL_N, seed: int = 0) -> dict[str
     x = target.sample(n, stream_generator(seed, EVAL_STREAMS["samples"]))
     g = stream_generator(seed, EVAL_STREAMS["metrics"])
     return quality(x, target, reference(target, n, seed), generator=g)
+
+
+def sampling_rate(draw: Callable[[], Tensor], n: int, repeats: int = 3) -> float:
+    """Samples per second of `draw()` (which returns `n` samples): the best of `repeats`."""
+    best = float("inf")
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        draw()
+        best = min(best, time.perf_counter() - tic)
+    return n / best
+
+
+def machine_line() -> str:
+    """The machine line of a study's notes: architecture, torch threads and version."""
+    threads = torch.get_num_threads()
+    return f"Machine: {platform.machine()}, {threads} torch thread(s), torch {torch.__version__}."
+
+
+def base_experiment(name: str) -> dict[str, Any]:
+    """The raw base experiment `experiments/NAME.toml`."""
+    return load_toml(EXPERIMENTS_DIR / f"{name}.toml")
+
+
+def progress_line(progress: bool, row: dict[str, Any]) -> None:
+    """Print one finished row when progress is on."""
+    if progress:
+        print({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
+
+
+SEEDS = 3  # every number of a multi-seed study: mean ± std over this many seeds
+
+
+def seeds(seed: int | None) -> list[int]:
+    """The seeds of a multi-seed tour: `seed`, `seed + 1`, `seed + 2` (from 0 by default)."""
+    first = 0 if seed is None else seed
+    return list(range(first, first + SEEDS))
+
+
+def seed_stats(rows: list[dict[str, Any]], keys: list[str]) -> dict[str, Stat]:
+    """Mean ± std over per-seed `rows` of each numeric key in `keys`."""
+    return {k: Stat.of([r.get(k) for r in rows]) for k in keys}

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import copy
 import math
-import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,9 +41,7 @@ import torch
 from torch import Tensor
 
 from pushforward.analysis.quality import EVAL_STREAMS, quality
-from pushforward.config import load_toml
 from pushforward.errors import ConfigError
-from pushforward.experiments import EXPERIMENTS_DIR
 from pushforward.methods import load_trained
 from pushforward.metrics import gaussian_w2
 from pushforward.pipeline import distill
@@ -52,36 +49,21 @@ from pushforward.run import RunReader
 from pushforward.runtime import stream_generator
 from pushforward.studies.runs import (
     EVAL_N,
+    base_experiment,
     cpu_seconds,
     data_floor,
     final_numbers,
+    machine_line,
+    progress_line,
     reference,
+    sampling_rate,
+    seed_stats,
+    seeds,
     train_row,
 )
-from pushforward.studies.table import Stat, Table
+from pushforward.studies.table import Table
 
-__all__ = ["TOURS", "run_tour", "sampling_rate"]
-
-
-def sampling_rate(draw: Callable[[], Tensor], n: int, repeats: int = 3) -> float:
-    """Samples per second of `draw()` (which returns `n` samples): the best of `repeats`."""
-    best = float("inf")
-    for _ in range(repeats):
-        tic = time.perf_counter()
-        draw()
-        best = min(best, time.perf_counter() - tic)
-    return n / best
-
-
-def _machine() -> str:
-    """The machine line of a tour's notes."""
-    threads = torch.get_num_threads()
-    return f"Machine: {platform.machine()}, {threads} torch thread(s), torch {torch.__version__}."
-
-
-def _base(name: str) -> dict[str, Any]:
-    """The raw base experiment `experiments/NAME.toml`."""
-    return load_toml(EXPERIMENTS_DIR / f"{name}.toml")
+__all__ = ["TOURS", "run_tour"]
 
 
 def _row_config(base: dict, method: dict, data: dict | None = None) -> dict:
@@ -103,15 +85,9 @@ def _evaluate(path: Path, n_rate: int = 10_000, **solver: Any) -> dict[str, Any]
     return out
 
 
-def _progress_line(progress: bool, row: dict[str, Any]) -> None:
-    """Print one finished row when progress is on."""
-    if progress:
-        print({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}, flush=True)
-
-
 def tour_mmd_gaussian(out: Path, steps: int | None, seed: int | None, progress: bool) -> Table:
     """One MMD run on a Gaussian target: learned mean / covariance vs the truth."""
-    base = _base("mmd-gaussian")
+    base = base_experiment("mmd-gaussian")
     path = train_row(out, "mmd", base, steps, seed, progress)
     method = load_trained(path).method
     x = method.sample(20_000, generator=stream_generator(0, EVAL_STREAMS["samples"])).double()
@@ -128,7 +104,7 @@ def tour_mmd_gaussian(out: Path, steps: int | None, seed: int | None, progress: 
     info = RunReader(path).info()
     notes = (
         f"20000 samples of the trained generator; Gaussian W2 between N(learned) and N(true): "
-        f"{w2:.4f}. Train time {info.train_time_s:.1f} s for {info.steps} steps. {_machine()}"
+        f"{w2:.4f}. Train time {info.train_time_s:.1f} s for {info.steps} steps. {machine_line()}"
     )
     columns = ["statistic", "true", "learned", "error (max abs)"]
     return Table(columns, rows, "MMD pushforward of N(0, I) to a Gaussian", notes)
@@ -153,7 +129,7 @@ TOY_TARGETS = {"8gaussians": {"name": "8gaussians"}, "moons": {"name": "moons"}}
 
 def tour_mmd_vs_sinkhorn(out: Path, steps: int | None, seed: int | None, progress: bool) -> Table:
     """The same one-step MLP trained by each discrepancy on each toy target."""
-    base = _base("mmd-vs-sinkhorn")
+    base = base_experiment("mmd-vs-sinkhorn")
     rows = []
     for target, data in TOY_TARGETS.items():
         path = None
@@ -161,7 +137,7 @@ def tour_mmd_vs_sinkhorn(out: Path, steps: int | None, seed: int | None, progres
             config = _row_config(base, method, data)
             path = train_row(out, f"{target}-{loss}", config, steps, seed, progress)
             rows.append({"target": target, "loss": loss, **_evaluate(path)})
-            _progress_line(progress, rows[-1])
+            progress_line(progress, rows[-1])
         floor = data_floor(load_trained(path).target)
         rows.append({"target": target, "loss": "(data itself)", **floor})
     columns = ["target", "loss", "w2", "mmd", "modes_covered", "train_time_s", "cpu_s"]
@@ -173,7 +149,7 @@ def tour_mmd_vs_sinkhorn(out: Path, steps: int | None, seed: int | None, progres
         "samples vs held-out data (`analysis.quality`, evaluation seed 0); modes_covered: "
         "8gaussians modes holding ≥ a share of the samples; train_time_s: wall time of the "
         "optimisation steps; cpu_s: CPU seconds of the whole run (training, snapshots, files), "
-        f"the fairer number on a shared machine. {_machine()}"
+        f"the fairer number on a shared machine. {machine_line()}"
     )
     return Table(columns, rows, "MMD vs Sinkhorn vs sliced W2 generators", notes)
 
@@ -183,7 +159,7 @@ NFES = (1, 2, 5, 10, 50, 100)
 
 def tour_inference_cost(out: Path, steps: int | None, seed: int | None, progress: bool) -> Table:
     """A flow-matching run and its distilled map: samples/s and quality against NFE."""
-    base = _base("inference-cost")
+    base = base_experiment("inference-cost")
     teacher = train_row(out, "flow", base, steps, seed, progress)
     student_steps = steps or base["train"]["steps"]
     student = distill(teacher, out / "runs" / "distilled", steps=student_steps, solver="dopri5",
@@ -207,7 +183,7 @@ def tour_inference_cost(out: Path, steps: int | None, seed: int | None, progress
             "samples_per_s": rate, "endpoint_err": float((solution.x - exact).norm(dim=1).mean()),
             **quality(solution.x, flow.target, ref, generator=g),
         })  # fmt: skip
-        _progress_line(progress, rows[-1])
+        progress_line(progress, rows[-1])
     distilled = load_trained(student).method
     x = distilled.transport(z)
     rate = sampling_rate(lambda: distilled.transport(z_rate), n_rate)
@@ -225,7 +201,7 @@ def tour_inference_cost(out: Path, steps: int | None, seed: int | None, progress
         f"Gaussians, distilled on 16384 (noise, dopri5 endpoint) pairs ({s_info.steps} steps,"
         f" {s_info.train_time_s:.1f} s, excluding the pairs). samples_per_s: best of 3 "
         f"draws of {n_rate}; endpoint_err: mean ‖x − x_dopri5‖ on the same {EVAL_N} "
-        f"noises; w2, mmd vs held-out data. {_machine()}"
+        f"noises; w2, mmd vs held-out data. {machine_line()}"
     )
     return Table(columns, rows, "Inference cost: integrating a flow vs its distilled map", notes)
 
@@ -245,7 +221,7 @@ FAMILY_TARGETS = {"8gaussians": {"name": "8gaussians"}, "moons": {"name": "moons
 
 def tour_families_8g(out: Path, steps: int | None, seed: int | None, progress: bool) -> Table:
     """Every family on 8 Gaussians and moons, same steps, batch, MLP size and seed."""
-    base = _base("families-8g")
+    base = base_experiment("families-8g")
     rows = []
     for target, data in FAMILY_TARGETS.items():
         path = None
@@ -253,12 +229,12 @@ def tour_families_8g(out: Path, steps: int | None, seed: int | None, progress: b
             config = _row_config(base, method, data)
             path = train_row(out, f"{target}-{name}", config, steps, seed, progress)
             rows.append({"target": target, "family": family, "method": name, **_evaluate(path)})
-            _progress_line(progress, rows[-1])
+            progress_line(progress, rows[-1])
             if name == "diffusion":  # the same trained network, ancestral sampler
                 rows[-1]["method"] = "diffusion-ode"
                 rows.append({"target": target, "family": family, "method": "diffusion-sde",
                              **_evaluate(path, sampler="sde")})  # fmt: skip
-                _progress_line(progress, rows[-1])
+                progress_line(progress, rows[-1])
             if name == "flow-matching":
                 tic = time.process_time()
                 student = distill(path, out / "runs" / f"{target}-distilled",
@@ -269,7 +245,7 @@ def tour_families_8g(out: Path, steps: int | None, seed: int | None, progress: b
                 result["cpu_s"] = time.process_time() - tic + (rows[-1]["cpu_s"] or 0.0)
                 rows.append({"target": target, "family": "direct", "method": "distilled-fm",
                              **result})  # fmt: skip
-                _progress_line(progress, rows[-1])
+                progress_line(progress, rows[-1])
         floor = data_floor(load_trained(path).target)
         rows.append({"target": target, "family": "—", "method": "(data itself)", **floor})
     columns = ["target", "family", "method", "w2", "mmd", "modes_covered", "train_time_s",
@@ -284,23 +260,9 @@ def tour_families_8g(out: Path, steps: int | None, seed: int | None, progress: b
         "flow-matching row's endpoints (train_time_s and cpu_s include the teacher's). w2: "
         f"exact W2 on 1000 vs 1000 points; mmd: MMD² on {EVAL_N}; modes_covered: 8gaussians "
         "modes covered; train_time_s: wall time of the steps; cpu_s: CPU seconds of the whole "
-        f"run; sample_ms: time to draw 10000 samples. {_machine()}"
+        f"run; sample_ms: time to draw 10000 samples. {machine_line()}"
     )
     return Table(columns, rows, "Every family on 8 Gaussians and moons", notes)
-
-
-SEEDS = 3  # every number of the one-step and gan-anneal tours: mean ± std over seeds
-
-
-def _seeds(seed: int | None) -> list[int]:
-    """The seeds of a multi-seed tour: `seed`, `seed + 1`, `seed + 2` (from 0 by default)."""
-    first = 0 if seed is None else seed
-    return list(range(first, first + SEEDS))
-
-
-def _stats(rows: list[dict[str, Any]], keys: list[str]) -> dict[str, Stat]:
-    """Mean ± std over per-seed `rows` of each numeric key in `keys`."""
-    return {k: Stat.of([r.get(k) for r in rows]) for k in keys}
 
 
 def _with_steps(config: dict, steps: int | None) -> dict:
@@ -332,13 +294,13 @@ def tour_one_step(out: Path, steps: int | None, seed: int | None, progress: bool
     drifting and the flow itself on 8 Gaussians: W2 at 1, 2, 4 sampling steps; 3 seeds."""
     runs: dict[tuple[str, int], list[dict[str, Any]]] = {}
     bases = {"meanflow": "meanflow-8g", "consistency": "consistency-8g", "gan": "gan-8g"}
-    flow_base = _base("meanflow-8g")
+    flow_base = base_experiment("meanflow-8g")
     flow_base["method"] = {"name": "flow-matching", "solver": "euler", "steps": 50}
-    drift_base = _row_config(_base("meanflow-8g"), {"name": "drifting"})
+    drift_base = _row_config(base_experiment("meanflow-8g"), {"name": "drifting"})
     drift_base.pop("source")
-    for s in _seeds(seed):
+    for s in seeds(seed):
         for name, base_name in bases.items():
-            config = _with_steps(_base(base_name), steps)
+            config = _with_steps(base_experiment(base_name), steps)
             path = train_row(out, f"{name}-s{s}", config, steps, s, progress)
             for k in ONE_STEP_SAMPLING if name != "gan" else (1,):
                 runs.setdefault((name, k), []).append(_sampled(path, k))
@@ -357,22 +319,22 @@ def tour_one_step(out: Path, steps: int | None, seed: int | None, progress: bool
         runs.setdefault(("distilled-fm", 1), []).append(result)
     rows = []
     for (name, k), per_seed in runs.items():
-        rows.append({"method": name, "steps": k, **_stats(per_seed, ONE_STEP_COLUMNS)})
-        _progress_line(progress, {"method": name, "steps": k})
+        rows.append({"method": name, "steps": k, **seed_stats(per_seed, ONE_STEP_COLUMNS)})
+        progress_line(progress, {"method": name, "steps": k})
     rows.append({"method": "(data itself)", "steps": None,
                  **data_floor(load_trained(student).target)})  # fmt: skip
     steps_used = steps or flow_base["train"]["steps"]
     notes = (
         f"8 Gaussians; every run {steps_used} steps, batch {flow_base['train']['batch_size']}, "
         f"MLP {flow_base['net']['width']}×{flow_base['net']['depth']}; mean ± std over seeds "
-        f"{_seeds(seed)}. meanflow, consistency: learned from scratch (meanflow-8g, "
+        f"{seeds(seed)}. meanflow, consistency: learned from scratch (meanflow-8g, "
         "consistency-8g), k steps = k jumps of the average velocity / k denoising steps of "
         "the consistency sampler; gan: gan-8g (non-saturating + R1 γ = 1, lr 1e-3, betas "
         "0.5/0.999, constant LR; the others lr 2e-3 cosine); drifting: the paper field, "
         "default temperatures; flow-matching (Euler): the teacher, k Euler steps; "
         "distilled-fm: a one-step MLP on 16384 (noise, 50-step Euler endpoint) pairs of that "
         "teacher, train_time_s includes the teacher's. w2: exact W2 on 1000 vs 1000 points; "
-        f"mmd: MMD² on {EVAL_N}; samples_per_s: best of 3 draws of 10000. {_machine()}"
+        f"mmd: MMD² on {EVAL_N}; samples_per_s: best of 3 draws of 10000. {machine_line()}"
     )
     columns = ["method", "steps", *ONE_STEP_COLUMNS]
     return Table(columns, rows, "One-step maps learned from scratch vs distilled", notes)
@@ -407,8 +369,8 @@ def tour_gan_anneal(out: Path, steps: int | None, seed: int | None, progress: bo
     rows = []
     for label, (base_name, method) in GAN_VARIANTS.items():
         per_seed = []
-        for s in _seeds(seed):
-            config = _base(base_name)
+        for s in seeds(seed):
+            config = base_experiment(base_name)
             config["method"].update(method)
             config["train"]["snapshots"] = GAN_SNAPSHOTS
             config["train"]["snapshot_samples"] = 500
@@ -421,21 +383,21 @@ def tour_gan_anneal(out: Path, steps: int | None, seed: int | None, progress: bo
             per_seed.append({**final_numbers(path), **coverage_over_steps(path, after, 8)})
         keys = ["w2", "mmd", "modes_covered", "modes_mean_late", "modes_min_late",
                 "share_all_late", "last_step_below"]  # fmt: skip
-        rows.append({"variant": label, **_stats(per_seed, keys)})
-        _progress_line(progress, {"variant": label})
-    base = _base("gan-anneal-8g")
+        rows.append({"variant": label, **seed_stats(per_seed, keys)})
+        progress_line(progress, {"variant": label})
+    base = base_experiment("gan-anneal-8g")
     total = steps or base["train"]["steps"]
     notes = (
         f"8 Gaussians, {total} steps each (batch {base['train']['batch_size']}, generator and "
         f"critic MLPs {base['net']['width']}×{base['net']['depth']}, Adam lr "
         f"{base['train']['lr']}, betas 0.5/0.999, constant LR, one simultaneous step of both "
-        f"players); mean ± std over seeds {_seeds(seed)}. Annealed: rounds of "
+        f"players); mean ± std over seeds {seeds(seed)}. Annealed: rounds of "
         f"{base['method']['round_steps']} steps toward the VP (linear β) marginals ρ_t, t = "
         f"{base['method']['levels']} (noised data as the real set), then the data. Coverage "
         "columns read the run's snapshots (log-spaced, ≈ every 20 steps near the middle) from "
         "max(end of annealing, half the budget) on: mean and min modes covered (of 8), the "
         "share of snapshots with all 8, and the last snapshot step with fewer than 8 (0: "
-        f"never). w2 exact on 1000 vs 1000; mmd MMD² on {EVAL_N}. {_machine()}"
+        f"never). w2 exact on 1000 vs 1000; mmd MMD² on {EVAL_N}. {machine_line()}"
     )
     columns = ["variant", "w2", "mmd", "modes_covered", "modes_mean_late", "modes_min_late",
                "share_all_late", "last_step_below"]  # fmt: skip
