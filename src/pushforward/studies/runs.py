@@ -29,6 +29,7 @@ from pushforward.analysis.quality import EVAL_STREAMS, quality
 from pushforward.config import dump_toml, load_toml
 from pushforward.data.base import Distribution
 from pushforward.experiments import EXPERIMENTS_DIR
+from pushforward.methods import load_trained
 from pushforward.pipeline import run
 from pushforward.run import RunReader, RunWriter, atomic_write_bytes
 from pushforward.runtime import stream_generator
@@ -43,6 +44,7 @@ __all__ = [
     "reference",
     "data_floor",
     "sampling_rate",
+    "sampled_numbers",
     "machine_line",
     "base_experiment",
     "progress_line",
@@ -157,3 +159,15 @@ def seeds(seed: int | None) -> list[int]:
 def seed_stats(rows: list[dict[str, Any]], keys: list[str]) -> dict[str, Stat]:
     """Mean ± std over per-seed `rows` of each numeric key in `keys`."""
     return {k: Stat.of([r.get(k) for r in rows]) for k in keys}
+
+
+def sampled_numbers(path: str | Path, steps: int, n_rate: int = 10_000, **solver: Any) -> dict:
+    """`final_numbers` of run `path` sampled with `steps` steps, plus `samples_per_s` of
+    drawing `n_rate` samples that way (the best of three)."""
+    out = final_numbers(path, steps=steps, **solver)
+    method = load_trained(path).method
+    g = torch.Generator().manual_seed(2)
+    out["samples_per_s"] = sampling_rate(
+        lambda: method.sample(n_rate, generator=g, steps=steps, **solver), n_rate
+    )
+    return out

@@ -56,6 +56,7 @@ from pushforward.studies.runs import (
     machine_line,
     progress_line,
     reference,
+    sampled_numbers,
     sampling_rate,
     seed_stats,
     seeds,
@@ -277,18 +278,6 @@ ONE_STEP_SAMPLING = (1, 2, 4)
 ONE_STEP_COLUMNS = ["w2", "mmd", "modes_covered", "samples_per_s", "train_time_s"]
 
 
-def _sampled(path: Path, steps: int, **solver: Any) -> dict[str, Any]:
-    """Final numbers of run `path` sampled with `steps` steps and its samples/s (10000 draws)."""
-    out = final_numbers(path, steps=steps, **solver)
-    method = load_trained(path).method
-    g = torch.Generator().manual_seed(2)
-    n = 10_000
-    out["samples_per_s"] = sampling_rate(
-        lambda: method.sample(n, generator=g, steps=steps, **solver), n
-    )
-    return out
-
-
 def tour_one_step(out: Path, steps: int | None, seed: int | None, progress: bool) -> Table:
     """MeanFlow, consistency training and a GAN (learned from scratch) beside a distilled flow,
     drifting and the flow itself on 8 Gaussians: W2 at 1, 2, 4 sampling steps; 3 seeds."""
@@ -303,18 +292,18 @@ def tour_one_step(out: Path, steps: int | None, seed: int | None, progress: bool
             config = _with_steps(base_experiment(base_name), steps)
             path = train_row(out, f"{name}-s{s}", config, steps, s, progress)
             for k in ONE_STEP_SAMPLING if name != "gan" else (1,):
-                runs.setdefault((name, k), []).append(_sampled(path, k))
+                runs.setdefault((name, k), []).append(sampled_numbers(path, k))
         path = train_row(out, f"drifting-s{s}", drift_base, steps, s, progress)
-        runs.setdefault(("drifting", 1), []).append(_sampled(path, 1))
+        runs.setdefault(("drifting", 1), []).append(sampled_numbers(path, 1))
         teacher = train_row(out, f"flow-matching-s{s}", flow_base, steps, s, progress)
         for k in ONE_STEP_SAMPLING:
             runs.setdefault(("flow-matching (Euler)", k), []).append(
-                _sampled(teacher, k, solver="euler")
+                sampled_numbers(teacher, k, solver="euler")
             )
         student = distill(teacher, out / "runs" / f"distilled-s{s}",
                           steps=steps or flow_base["train"]["steps"], seed=s, overwrite=True,
                           progress=progress, report=False)  # fmt: skip
-        result = _sampled(student, 1)
+        result = sampled_numbers(student, 1)
         result["train_time_s"] += runs[("flow-matching (Euler)", 1)][-1]["train_time_s"]
         runs.setdefault(("distilled-fm", 1), []).append(result)
     rows = []
