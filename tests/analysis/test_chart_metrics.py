@@ -8,6 +8,7 @@ from torch import nn
 
 from pushforward.analysis.chart import chart_metrics, gaussian_kl_to_standard
 from pushforward.data import make_distribution
+from tests.generators import gen
 
 
 class IdentityChart(nn.Module):
@@ -28,10 +29,6 @@ class IdentityChart(nn.Module):
 
     def decode(self, z):
         return z
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def test_gaussian_kl_to_the_standard_normal_in_closed_form():

@@ -11,12 +11,9 @@ import torch
 from pushforward.data import make_distribution
 from pushforward.data.manifolds import SphericalCap
 from pushforward.errors import ConfigError
+from tests.generators import gen
 
 F64 = torch.float64
-
-
-def gen(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def polar(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -13,13 +13,10 @@ from scipy.stats import multivariate_normal
 from pushforward.data import distributions, make_distribution
 from pushforward.data.base import Distribution
 from pushforward.errors import ConfigError
+from tests.generators import gen
 
 NO_FETCH = sorted(set(distributions()) - {"mnist"})
 WITH_LOG_PROB_2D = ["bimodal", "gaussian-mixture", "8gaussians", "checkerboard", "gaussian"]
-
-
-def gen(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def test_registry_lists_every_distribution_with_a_description():

@@ -24,12 +24,9 @@ from pushforward.data.cache import (
     sha256_file,
 )
 from pushforward.errors import ConfigError, DataError
+from tests.generators import gen
 
 SMALL = {"train": 6, "val": 3, "test": 2}
-
-
-def gen(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def fake_mnist_pickle(rng: np.random.Generator) -> bytes:

@@ -10,12 +10,9 @@ import torch
 from pushforward.data import make_distribution
 from pushforward.data.manifolds import Manifold, Sphere, SwissRollSurface, Torus, make_manifold
 from pushforward.errors import ConfigError
+from tests.generators import gen
 
 F64 = torch.float64
-
-
-def gen(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def points(m: Manifold, n: int = 1000, scale: float = 3.0, seed: int = 0) -> torch.Tensor:

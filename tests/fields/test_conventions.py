@@ -7,10 +7,7 @@ import torch
 
 from pushforward.fields import PaperField, drift
 from pushforward.fields.base import mean_distance
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+from tests.generators import gen
 
 
 def test_mean_distance_of_small_sets_is_the_hand_computed_mean():

@@ -9,16 +9,13 @@ from pushforward.methods import build_method
 from pushforward.nets import NetConfig
 from pushforward.nets.chart import Chart
 from pushforward.train import TrainConfig, fit
+from tests.generators import gen
 
 SMALL = NetConfig(width=32, depth=2)
 BOX = [0.0, 1.0]
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/methods/conftest.py
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def in_box():

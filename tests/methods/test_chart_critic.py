@@ -13,12 +13,9 @@ from pushforward.methods.chart_transport import ChartTransport, LatentScore, nor
 from pushforward.nets import NetConfig
 from pushforward.nets.critic import ScoreCritic
 from pushforward.train import TrainConfig, fit
+from tests.generators import gen
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/methods/conftest.py
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 # a Gaussian mixture in 3-D: centres, common std, weights

@@ -14,15 +14,12 @@ from pushforward.nets import NetConfig
 from pushforward.nets.chart import Chart
 from pushforward.nets.critic import ScoreCritic
 from pushforward.train import TrainConfig, fit
+from tests.generators import gen
 
 SMALL = NetConfig(width=64, depth=2)
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/methods/conftest.py
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def test_stochastic_chart_draws_fibers_from_the_generator():

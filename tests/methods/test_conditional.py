@@ -31,11 +31,7 @@ from pushforward.metrics import class_accuracy
 from pushforward.nets import MLP, NetConfig
 from pushforward.studies.guidance import guidance_sweep
 from pushforward.train import TrainConfig, fit
-
-
-def gen(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
+from tests.generators import gen
 
 BIMODAL = {"means": [[-2.0, 0.0], [2.0, 0.0]], "std": 0.3}
 

@@ -12,10 +12,7 @@ from pushforward.methods import build_method
 from pushforward.methods.prediction import DataPrediction
 from pushforward.nets import NetConfig
 from pushforward.train import TrainConfig, fit
-
-
-def gen(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+from tests.generators import gen
 
 
 class Oracle(nn.Module):

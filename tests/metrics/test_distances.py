@@ -20,10 +20,7 @@ from pushforward.metrics import (
     sliced_wasserstein,
     wasserstein2,
 )
-
-
-def gen(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+from tests.generators import gen
 
 
 def gaussian_samples(n: int, mean, cov, g: torch.Generator) -> torch.Tensor:

@@ -24,10 +24,7 @@ from pushforward.metrics.distances import (
     sliced_wasserstein,
     wasserstein2,
 )
-
-
-def gen(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+from tests.generators import gen
 
 
 def points(n: int, d: int, seed: int) -> torch.Tensor:

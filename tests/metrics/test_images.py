@@ -24,10 +24,7 @@ from pushforward.metrics.images import (
     predict,
     train_classifier,
 )
-
-
-def gen(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+from tests.generators import gen
 
 
 @pytest.fixture(scope="module")

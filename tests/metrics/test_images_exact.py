@@ -29,10 +29,7 @@ from pushforward.metrics.images import (
     nearest_distances,
 )
 from pushforward.metrics.precision_recall import density_coverage, precision_recall
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+from tests.generators import gen
 
 
 class Splits:

@@ -21,12 +21,9 @@ from pushforward.metrics.lyapunov import (
     random_fourier_field,
     sde_lyapunov,
 )
+from tests.generators import gen
 
 F64 = torch.float64
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def euler_exponents(rate, t0: float, t1: float, steps: int) -> torch.Tensor:

@@ -5,10 +5,7 @@ from __future__ import annotations
 import torch
 
 from pushforward.metrics.pairwise import subsample
-
-
-def gen(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+from tests.generators import gen
 
 
 def test_subsample_returns_the_set_itself_when_it_has_at_most_max_n_rows():

@@ -7,10 +7,7 @@ import pytest
 import torch
 
 from pushforward.metrics.precision_recall import density_coverage, precision_recall
-
-
-def gen(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+from tests.generators import gen
 
 
 def test_the_default_k_is_five_so_six_identical_points_have_precision_and_recall_one():

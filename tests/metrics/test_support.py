@@ -14,11 +14,7 @@ from pushforward.metrics import (
     precision_recall,
     twonn_dimension,
 )
-
-
-def gen(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
+from tests.generators import gen
 
 # --- precision / recall, density / coverage ---------------------------------------------------
 
