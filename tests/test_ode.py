@@ -124,3 +124,18 @@ def test_dopri5_counts_every_evaluation_and_keeps_only_what_was_asked():
     torch.testing.assert_close(kept.times, torch.linspace(0, 1, 4, dtype=torch.float64))
     torch.testing.assert_close(kept.trajectory[0], X0)
     torch.testing.assert_close(kept.trajectory[2], _exact(X0, 2 / 3), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("solver", ["euler", "heun", "rk4"])
+def test_after_step_maps_every_state_before_the_next_step(solver):
+    # dx/dt = 1 from 0 over 4 steps of 0.25, each state halved afterwards: x_{k+1} = (x_k + 1/4) / 2
+    x0 = torch.zeros(3, 1, dtype=torch.float64)
+    sol = integrate(lambda t, x: torch.ones_like(x), x0, solver=solver, steps=4,
+                    keep_trajectory=True, after_step=lambda x: x / 2)  # fmt: skip
+    expected = [0.0]
+    for _ in range(4):
+        expected.append((expected[-1] + 0.25) / 2)
+    assert torch.allclose(sol.trajectory[:, 0, 0], torch.tensor(expected, dtype=torch.float64))
+    assert sol.x[0, 0].item() == pytest.approx(expected[-1])
+    with pytest.raises(ValueError, match="fixed-step solver"):
+        integrate(lambda t, x: x, x0, solver="dopri5", after_step=lambda x: x)

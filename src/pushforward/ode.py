@@ -71,24 +71,30 @@ def integrate(
     atol: float = 1e-5,
     keep_trajectory: bool = False,
     trajectory_points: int = 11,
+    after_step: Callable[[Tensor], Tensor] | None = None,
 ) -> Solution:
     """Solve dx/dt = velocity(t, x) from `x0 [n, d]` at `t0` to `t1` (backward when t1 < t0).
 
     `velocity(t, x)` gets a scalar tensor `t` and `x [n, d]`. Fixed-step solvers use `steps`
     uniform steps and keep every state when `keep_trajectory`; `dopri5` keeps
-    `trajectory_points` evenly spaced states.
+    `trajectory_points` evenly spaced states. `after_step(x)` maps each fixed step's state
+    (e.g. a projection onto a manifold) before the next step; dopri5 refuses it.
     """
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; choose one of {SOLVERS}")
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     if solver == "dopri5":
+        if after_step is not None:
+            raise ValueError("after_step needs a fixed-step solver (euler, heun, rk4)")
         return _adaptive(velocity, x0, t0, t1, rtol, atol, keep_trajectory, trajectory_points)
 
     times = torch.linspace(t0, t1, steps + 1, dtype=x0.dtype, device=x0.device)
     x, states = x0, [x0] if keep_trajectory else None
     for i in range(steps):
         x = _step(velocity, solver, times[i], x, times[i + 1] - times[i])
+        if after_step is not None:
+            x = after_step(x)
         if states is not None:
             states.append(x)
     traj = torch.stack(states) if states is not None else None

@@ -173,16 +173,8 @@ def integrate_projected(
     projection onto `manifold`, `steps` times (backward when t1 < t0)."""
     if solver not in SOLVERS or solver == "dopri5":
         raise ValueError(f"the projecting solver takes euler, heun or rk4, got {solver!r}")
-    times = torch.linspace(t0, t1, steps + 1, dtype=x0.dtype, device=x0.device)
-    x, states, nfe = manifold.project(x0), [], 0
-    states.append(x)
-    for i in range(steps):
-        step = integrate(velocity, x, float(times[i]), float(times[i + 1]), solver=solver, steps=1)
-        x, nfe = manifold.project(step.x), nfe + step.nfe
-        if keep_trajectory:
-            states.append(x)
-    traj = torch.stack(states) if keep_trajectory else None
-    return Solution(x, traj, times, nfe)
+    return integrate(velocity, manifold.project(x0), t0, t1, solver=solver, steps=steps,
+                     keep_trajectory=keep_trajectory, after_step=manifold.project)  # fmt: skip
 
 
 @dataclass
