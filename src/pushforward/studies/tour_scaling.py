@@ -13,6 +13,10 @@ in R^d) plus the plane's own numbers (`plane_metrics`):
     plane_w2     exact W2 between the samples' and the data's first two coordinates
     plane_modes  modes covered judged in the plane (2-D mode radius, 99 % of a bump's mass)
     noise_std    RMS of the samples' other d − 2 coordinates (the data's: σ)
+    eps_err      diffusion only: the relative error of the noise prediction ε_θ(x_t, t) on the
+                 other d − 2 axes against the exact E[ε | x_t] (those axes are Gaussian and
+                 independent of the plane, so it is closed form), averaged over t = 0.1 … 0.9:
+                 0 exact, 1 predicts nothing (`eps_off_plane_error`)
 
 A "(data itself)" row per d gives each number's floor at this sample size (fresh data), and
 its `median_dist` (median distance between data points, ≈ σ √(2d) for large d) is the scale a
@@ -39,6 +43,7 @@ from pushforward.data.base import Distribution, bump_radius
 from pushforward.data.gaussian import RingMixture
 from pushforward.errors import ConfigError
 from pushforward.methods import load_trained
+from pushforward.methods.diffusion import Diffusion
 from pushforward.metrics import mode_report, wasserstein2
 from pushforward.runtime import stream_generator
 from pushforward.studies.runs import (
@@ -62,6 +67,7 @@ __all__ = [
     "COLUMNS",
     "plane_metrics",
     "median_distance",
+    "eps_off_plane_error",
     "tour_scaling_dim",
     "scaling_png",
 ]
@@ -83,7 +89,8 @@ FAMILIES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "sliced-w2": ("statistics matching", {"name": "sliced-wasserstein"}, {}),
 }  # fmt: skip
 METRICS = ["w2", "sliced_w2", "mmd", "modes_covered", "plane_w2", "plane_modes", "noise_std",
-           "train_time_s", "cpu_s"]  # fmt: skip
+           "eps_err", "train_time_s", "cpu_s"]  # fmt: skip
+EPS_TIMES = tuple(k / 10 for k in range(1, 10))
 COLUMNS = ["d", "family", "method", *METRICS, "median_dist"]
 
 
@@ -127,6 +134,35 @@ def median_distance(x: Tensor, max_n: int = 1000) -> float:
     return float(dist[i, j].median())
 
 
+@torch.no_grad()
+def eps_off_plane_error(
+    method: Diffusion,
+    target: Distribution,
+    n: int = EVAL_N,
+    times: Sequence[float] = EPS_TIMES,
+    *,
+    generator: torch.Generator,
+) -> float:
+    """Relative error E‖ε_θ − ε*‖² / E‖ε*‖² of `method`'s noise prediction on the off-plane
+    axes of a ring-mixture `target`, averaged over `times`; ε* = E[ε | x_t] is exact there:
+    those axes are N(0, σ²) and independent of the rest, so ε* = σ_t x_t / (ᾱ σ² + σ_t²)."""
+    ring = _ring(target)
+    if ring.dim < 3:
+        return math.nan
+    s2 = float(ring.stds.max()) ** 2
+    errors = []
+    for t in times:
+        x0 = ring.sample(n, generator).to(method.device)
+        noise = torch.randn(x0.shape, generator=generator).to(x0)
+        tt = torch.full((n,), float(t)).to(x0)
+        a = method.schedule.alpha_bar(tt)[:, None]
+        xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
+        exact = (1 - a).sqrt() * xt[:, 2:] / (a * s2 + 1 - a)
+        err = (method.eps(xt, tt)[:, 2:] - exact).double().square().sum()
+        errors.append(float(err / exact.double().square().sum()))
+    return sum(errors) / len(errors)
+
+
 def _evaluate(path: Path, **solver: Any) -> dict[str, Any]:
     """Final numbers of run `path` (one seed rule) with its plane metrics and CPU seconds."""
     out = final_numbers(path, **solver)
@@ -136,6 +172,9 @@ def _evaluate(path: Path, **solver: Any) -> dict[str, Any]:
     g = stream_generator(0, EVAL_STREAMS["metrics"])
     out.update(plane_metrics(x, trained.target, reference(trained.target), generator=g))
     out["cpu_s"] = cpu_seconds(path)
+    if isinstance(trained.method, Diffusion):
+        g = stream_generator(0, EVAL_STREAMS["metrics"])
+        out["eps_err"] = eps_off_plane_error(trained.method, trained.target, generator=g)
     return out
 
 
@@ -229,9 +268,10 @@ def _notes(base: dict[str, Any], steps: int | None, seed: int | None) -> str:
         f"R^d; mmd: MMD² on {EVAL_N} (fixed bandwidths 0.1–5 up to d = 10, median-scaled "
         "above, so not comparable across that line); modes_covered: in R^d (99 % radius of a "
         "d-D bump); plane_w2, plane_modes: the same on the first two coordinates (2-D radius); "
-        "noise_std: RMS of the other d − 2 coordinates; median_dist: median distance between "
-        f"data points; train_time_s: wall time of the steps; cpu_s: CPU seconds of the whole "
-        f"run. {machine_line()}"
+        "noise_std: RMS of the other d − 2 coordinates; eps_err (diffusion): relative error of "
+        "ε_θ on those axes against the exact E[ε | x_t], mean over t = 0.1 … 0.9; median_dist: "
+        "median distance between data points; train_time_s: wall time of the steps; cpu_s: CPU "
+        f"seconds of the whole run. {machine_line()}"
     )
 
 
