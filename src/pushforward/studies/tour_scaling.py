@@ -288,33 +288,37 @@ PANELS = (("w2", "W2 in R^d (exact, 1000 pts)"), ("plane_w2", "W2 of the first t
 
 
 def scaling_png(table: Table, path: Path) -> Path:
-    """One panel per metric of `PANELS` against d (log₂ axis), one line per method, the data
-    itself dashed black; a log y axis where a panel spans more than 10×."""
-    fig = Figure(figsize=(5.0 * len(PANELS), 4.4), dpi=100)
-    fig.subplots_adjust(left=0.05, right=0.99, bottom=0.28, top=0.9, wspace=0.25)
+    """One panel per metric of `PANELS` against d (2 × 2, log₂ axis), one line per method, the
+    data itself dashed black; a log y axis where a panel spans more than 10×."""
+    fig = Figure(figsize=(12.5, 8.0), dpi=100)
+    fig.subplots_adjust(left=0.06, right=0.82, bottom=0.07, top=0.92, wspace=0.22, hspace=0.3)
     methods = list(dict.fromkeys(r["method"] for r in table.rows))
+    dims = sorted({r["d"] for r in table.rows})
     handles = []
     for i, (key, title) in enumerate(PANELS):
-        ax = fig.add_subplot(1, len(PANELS), i + 1)
+        ax = fig.add_subplot(2, 2, i + 1)
         values: list[float] = []
         for j, method in enumerate(methods):
             rows = sorted((r for r in table.rows if r["method"] == method), key=lambda r: r["d"])
             xs, ys = [r["d"] for r in rows], [_mean(r.get(key)) for r in rows]
             values += [v for v in ys if math.isfinite(v)]
-            data = method == "(data itself)"
-            style = {"color": "k", "ls": "--", "lw": 1.6} if data else {"color": f"C{j % 10}"}
-            marker = "" if data else ("o" if j < 10 else "s")
-            (line,) = ax.plot(xs, ys, marker=marker, ms=4, label=method, **style)
+            if method == "(data itself)":
+                style = {"color": "k", "ls": "--", "marker": "x", "lw": 1.6}
+            else:
+                style = {"color": f"C{j % 10}", "marker": "os^v"[j // 10 % 4],
+                         "ls": "-" if j < 10 else ":"}  # fmt: skip
+            (line,) = ax.plot(xs, ys, ms=4, label=method, **style)
             if i == 0:
                 handles.append(line)
         positive = [v for v in values if v > 0]
         if key != "plane_modes" and positive and max(positive) > 10 * min(positive):
             ax.set_yscale("log")
         ax.set_xscale("log", base=2)
+        ax.set_xticks(dims, [str(d) for d in dims])
         ax.set_xlabel("dimension d")
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3, which="both")
-    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), fontsize=8)
+    fig.legend(handles=handles, loc="center right", fontsize=9)
     fig.suptitle("Every family against the dimension (8 bumps on a ring in d-D; mean of seeds)")
     fig.savefig(path)
     return path
