@@ -117,6 +117,16 @@ def test_noise_std_of_a_known_gaussian_and_plane_modes_of_a_collapse():
                                     generator=_g(2))["noise_std"])  # fmt: skip
 
 
+def test_plane_modes_use_the_two_dimensional_radius_whatever_d():
+    d = make_distribution("ring-mixture", dim=64)  # 2-D 99 % radius 3.03σ = 0.61; 64-D: ≈ 1.9
+    k = torch.arange(800) % 8
+    x = torch.zeros(800, 64)
+    x[:, :2] = d.means[k, :2] * (1 + 0.8 / d.radius)  # 0.8 outwards from every centre
+    assert plane_metrics(x, d, d.sample(800, _g(0)), generator=_g(1))["plane_modes"] == 0
+    x[:, :2] = d.means[k, :2] * (1 + 0.4 / d.radius)  # 0.4: inside
+    assert plane_metrics(x, d, d.sample(800, _g(0)), generator=_g(1))["plane_modes"] == 8
+
+
 def test_plane_metrics_refuse_another_target_or_a_wrong_shape():
     with pytest.raises(ConfigError, match="ring-mixture"):
         plane_metrics(torch.zeros(4, 2), make_distribution("8gaussians"), torch.zeros(4, 2),
