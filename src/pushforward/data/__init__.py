@@ -16,7 +16,13 @@ Example:
 from pushforward.data.base import Distribution
 from pushforward.data.cache import cache_dir, fetch, fetch_mnist, load_mnist
 from pushforward.data.embedded import EmbeddedMoons, MoonCurve
-from pushforward.data.gaussian import Bimodal, EightGaussians, Gaussian, GaussianMixture
+from pushforward.data.gaussian import (
+    Bimodal,
+    EightGaussians,
+    Gaussian,
+    GaussianMixture,
+    RingMixture,
+)
 from pushforward.data.images import MNIST, Digits, ImageDistribution
 from pushforward.data.manifolds import (
     MANIFOLDS,
@@ -55,6 +61,7 @@ __all__ = [
     "GaussianMixture",
     "Bimodal",
     "EightGaussians",
+    "RingMixture",
     "Gaussian",
     "Moons",
     "Checkerboard",

@@ -5,7 +5,10 @@ A mixture of `m` diagonal Gaussians in R^d,
     p(x) = sum_k w_k N(x; mu_k, diag(sigma_k^2)),
 
 is sampled by drawing the component `k ~ Categorical(w)` and then `mu_k + sigma_k * eps`,
-`eps ~ N(0, I)`. `bimodal` and `8gaussians` are named mixtures; `gaussian` is one isotropic
+`eps ~ N(0, I)`. `bimodal` and `8gaussians` are named mixtures; `ring-mixture` is `8gaussians`
+lifted into `dim` dimensions (the ring in the first two axes, every other coordinate a bump of
+the same std around 0, neighbouring centres a fixed number of stds apart whatever `dim`, the
+target of `pushforward tour scaling-dim`); `gaussian` is one isotropic
 Gaussian, optionally zero-padded into a larger ambient space (a `dim`-D source living in a
 `pad_to`-D space, as in the width / dimension experiments).
 """
@@ -29,7 +32,14 @@ from pushforward.data.base import (
 from pushforward.data.registry import register
 from pushforward.errors import ConfigError
 
-__all__ = ["GaussianMixture", "Bimodal", "EightGaussians", "Gaussian", "mixture_log_prob"]
+__all__ = [
+    "GaussianMixture",
+    "Bimodal",
+    "EightGaussians",
+    "RingMixture",
+    "Gaussian",
+    "mixture_log_prob",
+]
 
 
 def mixture_log_prob(x: Tensor, means: Tensor, stds: Tensor, weights: Tensor) -> Tensor:
@@ -168,6 +178,41 @@ class EightGaussians(GaussianMixture):
         mu = (radius * torch.stack([angle.cos(), angle.sin()], -1)).float()
         self._set(mu, torch.full((count, 2), std), torch.full((count,), 1.0 / count))
         self.params = {"radius": radius, "std": std, "count": count}
+
+
+@register("ring-mixture")
+class RingMixture(GaussianMixture):
+    """`count` equal isotropic bumps of `std` on a circle in the first two of `dim` axes; the
+    other `dim − 2` coordinates of every bump are centred at 0. Neighbouring centres lie
+    `separation` stds apart, so the circle's radius is `separation · std / (2 sin(π / count))`
+    (2.09 for the defaults, close to `8gaussians`); exact log_prob.
+
+    Arguments:
+        dim: ambient dimension (>= 2).
+        separation: distance of neighbouring centres in units of `std` (> 0; default 8).
+        std: standard deviation of every coordinate of every bump (> 0; default 0.2).
+        count: number of bumps (>= 2; default 8).
+
+    Example:
+        >>> d = RingMixture(dim=32)
+        >>> d.sample(4, torch.Generator().manual_seed(0)).shape, round(d.radius, 3)
+        (torch.Size([4, 32]), 2.091)
+    """
+
+    def __init__(
+        self, dim: int = 2, separation: float = 8.0, std: float = 0.2, count: int = 8
+    ) -> None:
+        """Check the parameters and place the centres at angles 2πk / count in axes 0, 1."""
+        dim = check_int(self.name, "dim", dim, min=2)
+        separation = check_float(self.name, "separation", separation, positive=True)
+        std = check_float(self.name, "std", std, positive=True)
+        count = check_int(self.name, "count", count, min=2)
+        self.radius = separation * std / (2.0 * math.sin(math.pi / count))
+        angle = torch.arange(count, dtype=torch.float64) * (2 * math.pi / count)
+        mu = torch.zeros(count, dim, dtype=torch.float64)
+        mu[:, 0], mu[:, 1] = self.radius * angle.cos(), self.radius * angle.sin()
+        self._set(mu.float(), torch.full((count, dim), std), torch.full((count,), 1.0 / count))
+        self.params = {"dim": dim, "separation": separation, "std": std, "count": count}
 
 
 @register("gaussian")

@@ -18,6 +18,9 @@ into `OUT/runs/ROW/` (a full run directory each), evaluates it by the one seed r
     gan-anneal       seed 003, question 3: a GAN fine-tuned in rounds toward the diffusion
                      marginals ρ_t (t decreasing) against the plain GAN, same budget: mode
                      coverage over steps; with and without R1; 3 seeds
+    scaling-dim      every family on 8 bumps on a ring in d = 2 … 512 dimensions, same budget:
+                     W2, MMD, modes (in R^d and in the ring's plane), off-plane noise against
+                     d; 3 seeds (`studies.tour_scaling`)
 
 References:
     Cabannes, Arnal (2023). Touring sampling with pushforward maps. arXiv:2311.13845.
@@ -25,7 +28,7 @@ References:
 Example:
     >>> sorted(TOURS)
     ['families-8g', 'gan-anneal', 'inference-cost', 'mmd-gaussian', 'mmd-vs-sinkhorn', \
-'one-step']
+'one-step', 'scaling-dim']
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ from pushforward.studies.runs import (
     train_row,
 )
 from pushforward.studies.table import Table
+from pushforward.studies.tour_scaling import tour_scaling_dim
 
 __all__ = ["TOURS", "run_tour"]
 
@@ -401,6 +405,7 @@ TOURS: dict[str, Callable[[Path, int | None, int | None, bool], Table]] = {
     "families-8g": tour_families_8g,
     "one-step": tour_one_step,
     "gan-anneal": tour_gan_anneal,
+    "scaling-dim": tour_scaling_dim,
 }
 
 
