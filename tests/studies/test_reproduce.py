@@ -225,6 +225,34 @@ def test_publish_fills_the_claims_blocks_of_the_readme_and_the_docs_pages(tmp_pa
     assert (tmp_path / "docs" / "claims" / "claims.json").is_file()
 
 
+def test_publish_merge_replaces_and_adds_claims_by_id_and_keeps_the_rest(tmp_path):
+    def record(cid: str, verdict: str) -> dict:
+        return {"id": cid, "seed": "003", "claim": cid, "profile": "full", "seeds": 3,
+                "verdict": verdict, "checks": []}  # fmt: skip
+
+    docs, results = tmp_path / "docs" / "claims", tmp_path / "results"
+    docs.mkdir(parents=True)
+    results.mkdir()
+    shipped = {"profile": "full", "claims": [record("a", "partly"), record("b", "reproduced")]}
+    (docs / "claims.json").write_text(json.dumps(shipped))
+    new = {"profile": "full", "claims": [record("c", "reproduced"), record("a", "reproduced")]}
+    (results / "claims.json").write_text(json.dumps(new))
+    readme = tmp_path / "README.md"
+    start, end = README_MARKERS
+    readme.write_text(f"{start}\n{end}\n")
+    args = ["reproduce", "--publish", str(results), "--docs", str(docs), "--readme", str(readme)]
+    assert main([*args, "--merge"]) == 0
+    merged = json.loads((docs / "claims.json").read_text())["claims"]
+    assert [(r["id"], r["verdict"]) for r in merged] == [
+        ("a", "reproduced"), ("b", "reproduced"), ("c", "reproduced")]  # fmt: skip
+    assert "`b` (seed 003)" in readme.read_text()
+    assert main(args) == 0  # without --merge the results replace the shipped file whole
+    assert [r["id"] for r in json.loads((docs / "claims.json").read_text())["claims"]] == ["c", "a"]
+    (results / "claims.json").write_text(json.dumps({**new, "profile": "quick"}))
+    assert main([*args, "--merge"]) == 2
+    assert main(["reproduce", "--merge"]) == 2
+
+
 def test_a_block_asking_for_a_claim_the_results_lack_is_refused_before_writing(tmp_path):
     records = [{"id": "a", "seed": "000", "claim": "c", "profile": "full", "seeds": 3,
                 "verdict": "reproduced", "checks": []}]  # fmt: skip

@@ -4,6 +4,7 @@
     pushforward reproduce --profile full --out runs/reproduce-full      # hours on a CPU
     pushforward reproduce --profile full --no-train                     # the table of what ran
     pushforward reproduce --publish runs/reproduce-full                 # into docs/ and README
+    pushforward reproduce --publish runs/reproduce-full --merge         # only the claims it holds
 
 Runs are reused when finished and resumed when killed, so the command can be run again after
 an interruption. See `pushforward.studies.reproduce` and experiments/claims.toml.
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 
 from pushforward.argtypes import int_at_least, threads
+from pushforward.errors import ConfigError
 from pushforward.studies.reproduce import (
     CLAIMS_FILE,
     PROFILES,
@@ -31,8 +33,10 @@ _seeds = int_at_least(1, "a number of seeds >= 1", 20, "a table needs a few, not
 
 def _cmd(args: argparse.Namespace) -> int:
     """Run or publish the claims."""
+    if args.merge and not args.publish:
+        raise ConfigError("--merge goes with --publish RESULTS")
     if args.publish:
-        changed = publish(args.publish, Path(args.docs), Path(args.readme))
+        changed = publish(args.publish, Path(args.docs), Path(args.readme), merge=args.merge)
         print(f"wrote {args.docs}/claims.json, claims.md and the claims blocks of "
               f"{', '.join(map(str, changed))}")  # fmt: skip
         return 0
@@ -78,6 +82,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--publish",
         metavar="RESULTS",
         help="copy RESULTS' verdicts into docs/ and the claims blocks of the README and docs/*.md",
+    )
+    s.add_argument(
+        "--merge",
+        action="store_true",
+        help="with --publish: keep the claims already published and replace or add only "
+        "RESULTS' (results of a run with --only)",
     )
     s.add_argument("--docs", default="docs/claims", help="with --publish: where claims.* go")
     s.add_argument("--readme", default="README.md", help="with --publish: the README to update")

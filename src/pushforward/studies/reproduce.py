@@ -67,6 +67,7 @@ __all__ = [
     "verdict",
     "claims_markdown",
     "publish",
+    "merged_claims",
     "fill_claims_blocks",
     "README_MARKERS",
 ]
@@ -615,18 +616,40 @@ def fill_claims_blocks(text: str, records: list[dict[str, Any]], where: str = "t
     return _BLOCK.sub(table, text)
 
 
+def merged_claims(shipped: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """`shipped`'s claims with those of `new` put in their place by id (new ids appended in
+    `new`'s order); ConfigError when the two were run at different profiles."""
+    if shipped.get("profile") != new.get("profile"):
+        raise ConfigError(
+            f"--merge: the shipped results are profile {shipped.get('profile')!r} and the new "
+            f"ones {new.get('profile')!r}; merge results of one profile"
+        )
+    fresh = {r["id"]: r for r in new["claims"]}
+    records = [fresh.pop(r["id"], r) for r in shipped["claims"]]
+    return {**shipped, "claims": records + list(fresh.values())}
+
+
 def publish(
-    results: str | Path, docs: str | Path, readme: str | Path, pages: list[Path] | None = None
+    results: str | Path,
+    docs: str | Path,
+    readme: str | Path,
+    pages: list[Path] | None = None,
+    merge: bool = False,
 ) -> list[Path]:
     """Ship a run's verdicts: copy its claims.json / claims.md into `docs` and fill the claims
     blocks of the README (which must have one) and of `pages` (default: docs' parent's *.md),
-    so prose and numbers cannot drift apart; the files changed."""
+    so prose and numbers cannot drift apart; the files changed. With `merge`, the claims
+    already in `docs/claims.json` stay and only those in `results` replace or join them."""
     results, docs, readme = Path(results), Path(docs), Path(readme)
     if not (results / "claims.json").is_file():
         raise ConfigError(
             f"{results} has no claims.json: run `pushforward reproduce` into it first"
         )
     data = json.loads((results / "claims.json").read_text())
+    if merge:
+        if not (docs / "claims.json").is_file():
+            raise ConfigError(f"--merge: {docs} has no claims.json to merge into; drop --merge")
+        data = merged_claims(json.loads((docs / "claims.json").read_text()), data)
     records = data["claims"]
     text = readme.read_text()
     if not _BLOCK.search(text):
