@@ -103,10 +103,13 @@ def test_flow_passes_set_the_network_calls_of_sampling_and_it_trains(passes, cal
     x = flow.sample(10, generator=torch.Generator().manual_seed(1))
     handle.remove()
     assert count[0] == calls and x.shape == (10, 6)  # sequential passes of the inverse
-    before = float(-flow.log_prob(flow.target.sample(256, torch.Generator())).mean())
+    data = flow.target.sample(256, torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        before = float(-flow.log_prob(data).mean())
     fit(flow, flow.target, TrainConfig(steps=40, batch_size=128, snapshots=0, lr=1e-2),
         progress=False)  # fmt: skip
-    after = float(-flow.log_prob(flow.target.sample(256, torch.Generator())).mean())
+    with torch.no_grad():
+        after = float(-flow.log_prob(data).mean())
     assert after < before
 
 
@@ -130,7 +133,7 @@ def digits_tour(monkeypatch, tmp_path):
 
 
 def test_tour_trains_each_row_for_its_budget_over_three_seeds(digits_tour, tmp_path):
-    budget = 2.0
+    budget = 1.2
     out = tmp_path / "tour"
     table = tour_mnist.tour_families_mnist(
         out, budget, None, False, rows=["diffusion", "distilled-fm"]
@@ -156,4 +159,4 @@ def test_tour_trains_each_row_for_its_budget_over_three_seeds(digits_tour, tmp_p
     for row in (ode, student):
         assert all(0.2 * budget < v < 4 * budget for v in row["cpu_s"].values), row["cpu_s"]
     assert (out / "samples.png").stat().st_size > 1000
-    assert "Every run: 2 CPU seconds" in table.notes and "seeds [0, 1, 2]" in table.notes
+    assert "Every run: 1.2 CPU seconds" in table.notes and "seeds [0, 1, 2]" in table.notes

@@ -6,7 +6,7 @@ the families' steps differ in cost by two orders of magnitude (a Sinkhorn or MMD
 one regression step). The budget becomes a step count by a timed probe (`calibrate`): the row
 is trained for `PROBE_STEPS` = (k₁, k₂) steps into a scratch folder (k₁ twice, keeping the
 faster, so one-off costs of the process stay out; k₂ lengthened until t₂ − t₁ ≥
-`PROBE_MIN_S`), the CPU seconds t₁, t₂ of the probe runs give the cost per step
+min(`PROBE_MIN_S`, B/4)), the CPU seconds t₁, t₂ of the probe runs give the cost per step
 c = (t₂ − t₁)/(k₂ − k₁) and the fixed cost
 f = t₁ − k₁c, and the row trains for ⌊(B − f)/c⌋ steps (`steps_for_budget`). The CPU seconds
 the run really took are recorded beside it (`studies.runs.train_row`) and tabulated, so a
@@ -158,16 +158,21 @@ def ema_for_steps(decay: float, steps: int) -> float:
 
 
 def _cost_key(config: dict[str, Any]) -> str:
-    """A hash of what sets a row's cost: the config less steps, warm-up, seed and teacher."""
+    """A hash of what sets a row's cost: the config less steps, warm-up, seed, description and
+    teacher (a distilled row's teacher differs per seed, its cost does not)."""
     config = with_steps(config, 1)
     config["experiment"].pop("seed", None)
+    config["experiment"].pop("description", None)
     config["method"].pop("teacher", None)
     return hashlib.sha256(dump_toml(config).encode()).hexdigest()[:16]
 
 
-def calibrate(out: Path, row: str, config: dict[str, Any], seed: int) -> dict[str, float]:
-    """The fixed CPU seconds and CPU seconds per step of `config`'s run, from two probe runs of
-    `PROBE_STEPS` steps in `OUT/probes` (removed afterwards); cached in calibration.json."""
+def calibrate(
+    out: Path, row: str, config: dict[str, Any], seed: int, budget_s: float
+) -> dict[str, float]:
+    """The fixed CPU seconds and CPU seconds per step of `config`'s run, from probe runs of
+    `PROBE_STEPS` steps in `OUT/probes` (removed afterwards), the long one lengthened until
+    its steps take min(`PROBE_MIN_S`, budget_s / 4) CPU seconds; cached in calibration.json."""
     store = out / "calibration.json"
     known = json.loads(store.read_text()) if store.is_file() else {}
     key = _cost_key(config)
@@ -187,10 +192,11 @@ def calibrate(out: Path, row: str, config: dict[str, Any], seed: int) -> dict[st
     (k1, k2), first = PROBE_STEPS, probe(PROBE_STEPS[0])
     t2 = probe(k2)
     t1 = min(first, probe(k1))  # k₁ twice: one-off costs of the process land in the first
+    enough = min(PROBE_MIN_S, budget_s / 4)
     for _ in range(3):  # lengthen the long probe until the steps' own time dominates its noise
-        if t2 - t1 >= PROBE_MIN_S:
+        if t2 - t1 >= enough:
             break
-        k2 = k1 + (k2 - k1) * min(10, math.ceil(1.5 * PROBE_MIN_S / max(t2 - t1, 0.1)))
+        k2 = k1 + (k2 - k1) * min(10, math.ceil(1.5 * enough / max(t2 - t1, 0.1)))
         t2 = probe(k2)
     shutil.rmtree(probes)
     step_s = max((t2 - t1) / (k2 - k1), 1e-6)
@@ -217,7 +223,8 @@ def _budgeted(
     out: Path, row: str, config: dict[str, Any], budget_s: float, seed: int
 ) -> dict[str, Any]:
     """`config` with the steps that fit `budget_s` (calibrated at `seed`)."""
-    return with_steps(config, steps_for_budget(calibrate(out, row, config, seed), budget_s, row))
+    cost = calibrate(out, row, config, seed, budget_s)
+    return with_steps(config, steps_for_budget(cost, budget_s, row))
 
 
 def _numbers(path: Path, save: bool = True, **solver: Any) -> dict[str, Any]:
