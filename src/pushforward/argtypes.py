@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from pathlib import Path
 
 __all__ = [
     "int_at_least",
     "positive",
+    "positive_float",
     "seed",
     "seed_list",
     "nonnegative_floats",
@@ -40,6 +42,17 @@ def int_at_least(
 
 
 positive = int_at_least(1, "a positive integer")
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (e.g. a budget in seconds)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
 
 
 def threads(text: str) -> int:

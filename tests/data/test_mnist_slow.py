@@ -14,7 +14,7 @@ import torch
 
 from pushforward.cli import main
 from pushforward.errors import DataError
-from pushforward.experiments import build, experiments, resolve
+from pushforward.experiments import build, complete, experiments, resolve
 
 FM = "mnist-fm"
 DRIFT = "mnist-drift"
@@ -173,3 +173,18 @@ def test_latent_flows_decode_their_latents_to_pixels(fake_mnist, name, k):
     assert built.method.config.latent_dim == k and built.method.flow.target.dim == k
     x = built.method.sample(3, generator=torch.Generator().manual_seed(0), steps=2)
     assert x.shape == (3, 784)
+
+
+def test_families_mnist_base_builds_every_row_on_fake_mnist(fake_mnist):
+    """`pushforward tour families-mnist`: its base experiment and every row's method build."""
+    from pushforward.studies.runs import base_experiment
+    from pushforward.studies.tour_mnist import ROWS, row_config, with_steps
+
+    cfg = resolve("families-mnist")
+    assert cfg["data"]["name"] == "mnist" and cfg["train"]["threads"] == 1
+    base = base_experiment("families-mnist")
+    for row in ROWS:
+        if row == "distilled-fm":  # built from a trained teacher (tests/studies)
+            continue
+        built = build(complete(with_steps(row_config(base, row), 10), f"families-mnist-{row}"))
+        assert built.target.dim == built.method.dim == 784, row

@@ -43,11 +43,14 @@ FLOWS = ("nsf", "maf")
 
 @dataclass
 class NormalizingFlowConfig:
-    """`[method]` of the flow: family (`nsf` neural spline, `maf` affine), transforms, bins."""
+    """`[method]` of the flow: family (`nsf` neural spline, `maf` affine), transforms, bins,
+    and `passes`: sequential passes of each transform's inverse (0 = one per dimension, fully
+    autoregressive; 2 = a coupling layer: two network calls per transform to sample)."""
 
     flow: str = "nsf"
     transforms: int = 3
     bins: int = 8
+    passes: int = 0
 
     def __post_init__(self) -> None:
         """Check names and ranges."""
@@ -55,6 +58,11 @@ class NormalizingFlowConfig:
             raise ValueError(f"method.flow {self.flow!r}: choose one of {FLOWS}")
         if self.transforms < 1 or self.bins < 1:
             raise ValueError("method.transforms and method.bins must be >= 1")
+        if self.passes < 0:
+            raise ValueError(
+                f"method.passes must be >= 0 (0 = fully autoregressive, 2 = coupling), got "
+                f"{self.passes}"
+            )
 
 
 class NormalizingFlow(Method):
@@ -75,7 +83,13 @@ class NormalizingFlow(Method):
         super().__init__(target, source, config, net, generator)
         self.target = target
         hidden = [net.width] * net.depth
-        kwargs = {"transforms": config.transforms, "hidden_features": hidden}
+        if config.passes > target.dim:
+            raise ValueError(
+                f"method.passes = {config.passes} exceeds the data dimension {target.dim}; use "
+                f"at most {target.dim} (or 0 for one pass per dimension)"
+            )
+        kwargs = {"transforms": config.transforms, "hidden_features": hidden,
+                  "passes": config.passes or None}  # fmt: skip
         if config.flow == "nsf":
             self.flow = zuko.flows.NSF(target.dim, 0, bins=config.bins, **kwargs)
         else:

@@ -6,6 +6,7 @@
 * `snapshot_grid_png`: one row of generated images per snapshot (step on the left), so the
   course of training reads top to bottom as a PNG (the HTML slider shows the same frames).
 * `image_rows_png`: rows of images with a label each (e.g. one guidance scale per row).
+* `image_panels_png`: one square grid of images per labelled panel (e.g. one per family).
 
 Both read the run directory only (`pushforward.run`).
 
@@ -33,6 +34,7 @@ __all__ = [
     "class_histogram_section",
     "snapshot_grid_png",
     "image_rows_png",
+    "image_panels_png",
 ]
 
 _DPI = 110
@@ -124,5 +126,35 @@ def image_rows_png(
         ax.set_yticks([])
         ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=7)
     fig.suptitle(title, fontsize=9)
+    fig.savefig(path)
+    return path
+
+
+def image_panels_png(
+    panels: dict[str, np.ndarray],
+    shape: tuple[int, ...],
+    path: Path,
+    *,
+    grid: int = 8,
+    columns: int = 4,
+    title: str = "",
+) -> Path:
+    """One square grid of flat images (`[k, prod(shape)]`, k ≤ grid²) per labelled panel,
+    `columns` panels per row; pixels shown clipped to [0, 1]."""
+    names = list(panels)
+    rows = max(1, -(-len(names) // columns))
+    fig = Figure(figsize=(columns * 2.3, rows * 2.5 + 0.3), dpi=_DPI)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.95 if title else 0.97,
+                        wspace=0.04, hspace=0.14)  # fmt: skip
+    for i, name in enumerate(names):
+        ax = fig.add_subplot(rows, columns, i + 1)
+        ax.imshow(tile_images(panels[name][: grid * grid], shape, grid), cmap="gray",
+                  vmin=0.0, vmax=1.0, aspect="equal")  # fmt: skip
+        ax.set_facecolor("#dddddd")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(name, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
     fig.savefig(path)
     return path

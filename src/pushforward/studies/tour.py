@@ -21,14 +21,18 @@ into `OUT/runs/ROW/` (a full run directory each), evaluates it by the one seed r
     scaling-dim      every family on 8 bumps on a ring in d = 2 … 512 dimensions, same budget:
                      W2, MMD, modes (in R^d and in the ring's plane), off-plane noise against
                      d; 3 seeds (`studies.tour_scaling`)
+    families-mnist   every family on MNIST pixels at an equal CPU-time budget per run
+                     (`--budget-s`, not `--steps`): classifier FD, precision / recall, class
+                     histogram, samples/s, one sample grid per family; 3 seeds
+                     (`studies.tour_mnist`)
 
 References:
     Cabannes, Arnal (2023). Touring sampling with pushforward maps. arXiv:2311.13845.
 
 Example:
     >>> sorted(TOURS)
-    ['families-8g', 'gan-anneal', 'inference-cost', 'mmd-gaussian', 'mmd-vs-sinkhorn', \
-'one-step', 'scaling-dim']
+    ['families-8g', 'families-mnist', 'gan-anneal', 'inference-cost', 'mmd-gaussian', \
+'mmd-vs-sinkhorn', 'one-step', 'scaling-dim']
 """
 
 from __future__ import annotations
@@ -66,9 +70,10 @@ from pushforward.studies.runs import (
     train_row,
 )
 from pushforward.studies.table import Table
+from pushforward.studies.tour_mnist import tour_families_mnist
 from pushforward.studies.tour_scaling import tour_scaling_dim
 
-__all__ = ["TOURS", "run_tour"]
+__all__ = ["TOURS", "BUDGET_TOURS", "run_tour"]
 
 
 def _row_config(base: dict, method: dict, data: dict | None = None) -> dict:
@@ -398,7 +403,9 @@ def tour_gan_anneal(out: Path, steps: int | None, seed: int | None, progress: bo
                  notes)  # fmt: skip
 
 
-TOURS: dict[str, Callable[[Path, int | None, int | None, bool], Table]] = {
+# name → tour(out, steps or budget, seed, progress); the tours in BUDGET_TOURS take a CPU-time
+# budget in seconds per run instead of a step count
+TOURS: dict[str, Callable[[Path, Any, int | None, bool], Table]] = {
     "mmd-gaussian": tour_mmd_gaussian,
     "mmd-vs-sinkhorn": tour_mmd_vs_sinkhorn,
     "inference-cost": tour_inference_cost,
@@ -406,7 +413,9 @@ TOURS: dict[str, Callable[[Path, int | None, int | None, bool], Table]] = {
     "one-step": tour_one_step,
     "gan-anneal": tour_gan_anneal,
     "scaling-dim": tour_scaling_dim,
+    "families-mnist": tour_families_mnist,
 }
+BUDGET_TOURS = frozenset({"families-mnist"})
 
 
 def run_tour(
@@ -416,14 +425,31 @@ def run_tour(
     steps: int | None = None,
     seed: int | None = None,
     progress: bool = True,
+    budget_s: float | None = None,
 ) -> Path:
-    """Run tour `name` into `out` (default runs/tour-NAME); the folder holding table.md."""
+    """Run tour `name` into `out` (default runs/tour-NAME); the folder holding table.md.
+
+    `steps` overrides the step count of a step-count tour; `budget_s` the CPU seconds per run
+    of a tour in `BUDGET_TOURS`; each refuses the other's option."""
     if name not in TOURS:
         raise ConfigError(f"unknown tour {name!r}; choose one of {', '.join(TOURS)}")
+    if name in BUDGET_TOURS and steps is not None:
+        raise ConfigError(
+            f"tour {name} gives every family the same CPU time, not the same steps: drop "
+            "--steps and set --budget-s SECONDS (CPU seconds per run)"
+        )
+    if name not in BUDGET_TOURS and budget_s is not None:
+        raise ConfigError(
+            f"tour {name} trains a fixed number of steps: use --steps N instead of --budget-s "
+            f"(--budget-s is for {', '.join(sorted(BUDGET_TOURS))})"
+        )
+    if budget_s is not None and not (budget_s > 0 and math.isfinite(budget_s)):
+        raise ConfigError(f"--budget-s must be a finite number of seconds > 0, got {budget_s}")
     path = Path(out) if out is not None else Path("runs") / f"tour-{name}"
     path.mkdir(parents=True, exist_ok=True)
     tic = time.perf_counter()
-    table = TOURS[name](path, steps, seed, progress)
+    amount = budget_s if name in BUDGET_TOURS else steps
+    table = TOURS[name](path, amount, seed, progress)
     table.notes += f"\n\nWall time of the whole tour: {time.perf_counter() - tic:.0f} s."
     table.caption = f"# {table.caption}"
     table.write(path, "table")
