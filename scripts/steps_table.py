@@ -5,10 +5,10 @@
 
 Runs are grouped into rows by their folder name less a trailing seed suffix (`-s0`, `-seed=1`,
 `seed=2`), so the seeds of one experiment make one row per step count. Each run is evaluated
-by the one seed rule (`studies.runs.sampled_numbers`: 2000 samples against 2000 reference
-points, evaluation seed 0) with the method sampled in K steps (a one-step map's `steps`, a
-flow's Euler steps), and its samples/s of drawing 10 000 that way. Prints a Markdown table
-and writes `--out` (table.md / .csv / .json) when given.
+by the one seed rule (`studies.runs.sampled_numbers`, the full suite by default: 2000
+samples against 2000 reference points, evaluation seed 0) with the method sampled in K steps
+(a one-step map's `steps`, a flow's Euler steps), and its samples/s of drawing 10 000 that
+way. Prints a Markdown table and writes `--out` (table.md / .csv / .json) when given.
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ def row_name(path: Path) -> str:
     return SEED_SUFFIX.sub("", path.name) or path.name
 
 
-def steps_table(runs: list[Path], steps: list[int], metrics: list[str]) -> Table:
+def steps_table(
+    runs: list[Path], steps: list[int], metrics: list[str], suite: str = "full"
+) -> Table:
     """One row per (run group, step count): mean ± std over the group's runs of `metrics`."""
     groups: dict[str, list[Path]] = {}
     for path in runs:
@@ -47,7 +49,7 @@ def steps_table(runs: list[Path], steps: list[int], metrics: list[str]) -> Table
     rows = []
     for name, paths in groups.items():
         for k in steps:
-            per_seed = [sampled_numbers(p, k) for p in paths]
+            per_seed = [sampled_numbers(p, k, suite=suite) for p in paths]
             missing = [m for m in metrics if all(m not in r for r in per_seed)]
             if missing:
                 have = ", ".join(sorted(per_seed[0]))
@@ -66,10 +68,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated sampling step counts (default 1,2,4)")  # fmt: skip
     parser.add_argument("--metric", default="fd,precision,recall,samples_per_s",
                         help="comma-separated metric keys of the evaluation")  # fmt: skip
+    parser.add_argument("--suite", choices=["full", "quality"], default="full",
+                        help="full (every metric that applies, e.g. an image model's "
+                        "classifier FD; default) or quality (distances only)")  # fmt: skip
     parser.add_argument("--out", type=Path, help="folder for table.md / .csv / .json")
     args = parser.parse_args(argv)
     try:
-        table = steps_table(args.runs, args.steps, [m for m in args.metric.split(",") if m])
+        metrics = [m for m in args.metric.split(",") if m]
+        table = steps_table(args.runs, args.steps, metrics, args.suite)
     except ConfigError as err:
         print(f"steps_table: {err}", file=sys.stderr)
         return 2

@@ -28,14 +28,16 @@ def test_two_seeds_make_one_row_per_step_count_and_more_steps_change_the_samples
         run("meanflow-8g", tmp_path / f"mf-s{s}", steps=30, seed=s, progress=False, report=False)
         for s in (0, 1)
     ]
+    evals = [(p / "eval.json").is_file() for p in paths]
     out = tmp_path / "table"
-    assert steps_table.main([*map(str, paths), "--steps", "1,4", "--metric", "w2,samples_per_s",
-                             "--out", str(out)]) == 0  # fmt: skip
+    args = ["--steps", "1,4", "--metric", "w2,samples_per_s", "--suite", "quality"]
+    assert steps_table.main([*map(str, paths), *args, "--out", str(out)]) == 0
     rows = json.loads((out / "table.json").read_text())["rows"]
     assert [(r["run"], r["steps"], r["seeds"]) for r in rows] == [("mf", 1, 2), ("mf", 4, 2)]
     w2 = [r["w2"]["values"] for r in rows]
     assert all(len(v) == 2 and all(x > 0 for x in v) for v in w2)
     assert w2[0] != w2[1]  # the 4-step sampler draws other points than the one-step map
+    assert [(p / "eval.json").is_file() for p in paths] == evals  # not the runs' own numbers
 
 
 def test_bad_input_says_what_was_wrong(tmp_path, capsys):

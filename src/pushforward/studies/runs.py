@@ -92,11 +92,17 @@ def cpu_seconds(path: Path) -> float | None:
 
 
 def final_numbers(
-    path: str | Path, n: int = EVAL_N, seed: int = 0, **solver: Any
+    path: str | Path,
+    n: int = EVAL_N,
+    seed: int = 0,
+    suite: str = "quality",
+    save: bool = True,
+    **solver: Any,
 ) -> dict[str, Any]:
-    """`analysis.quality` of run `path` by the one seed rule, plus train seconds, ms per
-    training step and sampling ms per 1000 samples."""
-    record = evaluate_run(path, n, seed, suite="quality", **solver)
+    """`analysis.quality` of run `path` by the one seed rule (every metric that applies with
+    `suite="full"`, e.g. an image model's classifier FD), plus train seconds, ms per training
+    step and sampling ms per 1000 samples; the record is the run's eval.json when `save`."""
+    record = evaluate_run(path, n, seed, suite=suite, save=save, **solver)
     info = RunReader(path).info()
     out: dict[str, Any] = dict(record.metrics)
     out["train_time_s"] = info.train_time_s
@@ -161,10 +167,13 @@ def seed_stats(rows: list[dict[str, Any]], keys: list[str]) -> dict[str, Stat]:
     return {k: Stat.of([r.get(k) for r in rows]) for k in keys}
 
 
-def sampled_numbers(path: str | Path, steps: int, n_rate: int = 10_000, **solver: Any) -> dict:
+def sampled_numbers(
+    path: str | Path, steps: int, n_rate: int = 10_000, suite: str = "quality", **solver: Any
+) -> dict:
     """`final_numbers` of run `path` sampled with `steps` steps, plus `samples_per_s` of
-    drawing `n_rate` samples that way (the best of three)."""
-    out = final_numbers(path, steps=steps, **solver)
+    drawing `n_rate` samples that way (the best of three); the run's eval.json is left as it
+    was (these numbers are of one sampler setting, not the run's own)."""
+    out = final_numbers(path, suite=suite, save=False, steps=steps, **solver)
     method = load_trained(path).method
     g = torch.Generator().manual_seed(2)
     out["samples_per_s"] = sampling_rate(
