@@ -8,7 +8,7 @@ from pushforward.analysis.quality import snapshot_metrics
 from pushforward.data import make_distribution
 from pushforward.errors import ConfigError
 from pushforward.methods import build_method
-from pushforward.methods.gan import r1_penalty
+from pushforward.methods.gan import gradient_penalty, r1_penalty
 from pushforward.nets import MLP, NetConfig
 from pushforward.train import TrainConfig, fit
 
@@ -72,3 +72,44 @@ def test_gan_trains_and_improves_its_samples():
     assert distance() < 0.25 * before, (before, distance())
     after = list(method.critic.parameters())
     assert any(not torch.equal(a, b) for a, b in zip(critic_before, after, strict=True))
+
+
+def test_the_gradient_penalty_is_zero_on_a_1_lipschitz_critic_and_grows_off_it():
+    y, x = torch.randn(64, 3, generator=_gen(1)), torch.randn(64, 3, generator=_gen(2)) + 4.0
+    u = torch.rand(64, generator=_gen(3))
+    linear = nn.Linear(3, 1)
+    with torch.no_grad():
+        linear.weight.copy_(torch.tensor([[0.6, 0.0, 0.8]]))  # unit slope everywhere
+    assert float(gradient_penalty(linear, y, x, u).detach()) == pytest.approx(0.0, abs=1e-12)
+    with torch.no_grad():
+        linear.weight.mul_(3.0)  # slope 3: (3 - 1)² = 4 at every interpolate
+    assert float(gradient_penalty(linear, y, x, u).detach()) == pytest.approx(4.0)
+    # a 1-Lipschitz critic with slope 1 only along x0: |x0| has |∇| = 1 wherever x0 != 0
+    assert float(gradient_penalty(lambda z: z[:, 0].abs(), y, x, u).detach()) == pytest.approx(0.0)
+    assert float(gradient_penalty(lambda z: torch.zeros(len(z)), y, x, u)) == 1.0  # flat
+    gradient_penalty(linear, y, x, u).backward()  # d/dw (‖w‖ - 1)² = 2 (‖w‖ - 1) w / ‖w‖
+    w = linear.weight.detach()
+    torch.testing.assert_close(linear.weight.grad, 2 * (w.norm() - 1) * w / w.norm())
+
+
+def test_the_gp_gan_trains_and_improves_its_samples_and_the_penalties_are_alternatives():
+    torch.set_num_threads(1)
+    target = make_distribution("bimodal", std=0.3, means=FAR)
+    params = {"name": "gan", "r1": 0.0, "gp": 1.0}
+    method = build_method(params, target, None, NetConfig(width=64, depth=2), _gen())
+    ref = target.sample(1000, _gen(3))
+
+    def distance():
+        return snapshot_metrics(method.sample(1000, generator=_gen(4)), target, ref)[
+            "energy_distance"
+        ]
+
+    before = distance()
+    fit(method, target, TrainConfig(steps=300, batch_size=256, lr=1e-3, betas=[0.5, 0.999],
+                                    snapshots=0), progress=False)  # fmt: skip
+    assert distance() < 0.25 * before, (before, distance())
+    with pytest.raises(ConfigError, match="alternative"):
+        build_method({"name": "gan", "gp": 1.0}, target, None, NetConfig(16, 1), _gen())
+    with pytest.raises(ConfigError, match="gp must be >= 0"):
+        build_method({"name": "gan", "r1": 0.0, "gp": -1.0}, target, None, NetConfig(16, 1),
+                     _gen())  # fmt: skip
