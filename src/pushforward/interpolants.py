@@ -178,12 +178,17 @@ class Interpolant:
 
     def point(self, x0: Tensor, x1: Tensor, z: Tensor | None, t: Tensor) -> Tensor:
         """x_t `[n, d]` from endpoints `x0, x1 [n, d]`, noise `z [n, d]` and times `t [n]`."""
+        if self.path == "linear" and not self.stochastic:  # α = 1 − t, β = t, γ = 0
+            tc = t.reshape(-1, 1)
+            return (1 - tc) * x0 + tc * x1
         c = self.coefficients(t)
         xt = c.alpha * x0 + c.beta * x1
         return xt + c.gamma * z if self.stochastic and z is not None else xt
 
     def velocity_target(self, x0: Tensor, x1: Tensor, t: Tensor) -> Tensor:
         """α̇ x₀ + β̇ x₁ `[n, d]`: what the velocity head v(t, x) regresses."""
+        if self.path == "linear" and _rowwise(x0, x1, t):
+            return x1 - x0  # α̇ = −1, β̇ = 1: −1·x₀ + 1·x₁ rounds exactly as x₁ − x₀
         c = self.coefficients(t)
         return c.d_alpha * x0 + c.d_beta * x1
 
@@ -215,6 +220,17 @@ class Interpolant:
         sign = -1.0 if reverse else 1.0
         eps_t = self.diffusion(t, eps, schedule)
         return self.drift(v, eta, t) + sign * eps_t * self.score(eta, t)
+
+
+def _rowwise(x0: Tensor, x1: Tensor, t: Tensor) -> bool:
+    """Whether `x0, x1 [n, d]` share shape and dtype with one time per row (or one in all), so
+    that dropping the `[n, 1]` coefficients changes neither the result's shape nor its dtype."""
+    return (
+        x0.shape == x1.shape
+        and x0.dim() == 2
+        and x0.dtype == x1.dtype == t.dtype
+        and t.numel() in (1, x0.shape[0])
+    )
 
 
 def linear_interpolant(x0: Tensor, x1: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:

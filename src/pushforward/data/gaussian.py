@@ -249,7 +249,10 @@ class Gaussian(Distribution):
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """Draw `[n, dim]` (or `[n, pad_to]`, zeros after the first `dim` coordinates)."""
-        x = self.mean + math.sqrt(self.var) * torch.randn(n, self.source_dim, generator=generator)
+        x = torch.randn(n, self.source_dim, generator=generator)
+        if self.var != 1.0:  # 1.0 · x is x, bit for bit: skip the multiply
+            x = math.sqrt(self.var) * x
+        x = x.add_(self.mean)  # in place: the same float32 sum as `mean + x`, no new tensor
         if self.pad_to is not None:
             x = torch.cat([x, x.new_zeros(n, self.pad_to - self.source_dim)], dim=1)
         return x
