@@ -122,6 +122,16 @@ class _LossOf(nn.Module):
         return self.method.loss(batch, generator, labels)
 
 
+def _total_norm(parameters: Iterator[nn.Parameter]) -> Tensor:
+    """The 2-norm of all gradients as one vector: what `clip_grad_norm_` returns, without its
+    multiply of every gradient by min(1, max_norm / norm), which is exactly 1.0 at max_norm = ∞
+    (for a non-finite norm it is NaN, and such a step's gradients are dropped anyway)."""
+    total_norm = getattr(torch.nn.utils, "get_total_norm", None)  # torch >= 2.6
+    if total_norm is None:
+        return torch.nn.utils.clip_grad_norm_(parameters, float("inf"))
+    return total_norm([p.grad for p in parameters if p.grad is not None])
+
+
 def _data_parallel(method: Method, device: torch.device) -> nn.Module:
     """The method's loss as a module: DDP-wrapped under torchrun, else called directly."""
     module = _LossOf(method)
@@ -164,8 +174,11 @@ class TrainingState:
         self.optimizer.zero_grad(set_to_none=True)
         if torch.isfinite(loss) or distributed.world_size() > 1:  # DDP: every rank joins
             loss.backward()
-        clip = self.config.grad_clip if self.config.grad_clip > 0 else float("inf")
-        grad_norm = torch.nn.utils.clip_grad_norm_(self.method.parameters(), clip)
+        clip = self.config.grad_clip
+        if clip > 0:
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.method.parameters(), clip)
+        else:  # the norm only: clipping at ∞ would multiply every gradient by exactly 1.0
+            grad_norm = _total_norm(self.method.parameters())
         finite = bool(torch.isfinite(loss.detach())) and bool(torch.isfinite(grad_norm))
         return loss, logs, grad_norm, distributed.all_true(finite)
 
