@@ -47,6 +47,7 @@ __all__ = [
     "count_evaluations",
     "time_sampler",
     "likelihood_metrics",
+    "image_classifier",
     "evaluate_run",
     "read_eval",
 ]
@@ -117,6 +118,17 @@ def likelihood_metrics(
     return likelihood_summary(log_likelihood(method, data, generator), data.shape[1])
 
 
+def image_classifier(target: Any) -> nn.Module | None:
+    """The cached classifier of an image data set (trained once when it is not cached) whose
+    features the image metrics (classifier FD, feature precision / recall) read; None for
+    other targets."""
+    if target.image_shape is None or target.name not in CLASSIFIERS:
+        return None
+    root = getattr(target, "params", {}).get("cache_dir") or cache_dir()
+    fetch_classifier(target.name, root)
+    return load_classifier(target.name, root)
+
+
 def evaluate_run(
     path: str | Path,
     n: int = 2000,
@@ -145,11 +157,7 @@ def evaluate_run(
     if suite == "quality":
         metrics = quality(x, target, reference, generator=g)
     else:
-        classifier = None
-        if target.image_shape is not None and target.name in CLASSIFIERS:
-            root = getattr(target, "params", {}).get("cache_dir") or cache_dir()
-            fetch_classifier(target.name, root)  # trains once when it is not cached
-            classifier = load_classifier(target.name, root)
+        classifier = image_classifier(target)
         metrics = full_metrics(x, target, reference, generator=g, classifier=classifier)
     chart = getattr(method, "chart", None)
     if isinstance(chart, Chart):  # chart transport: reconstruction, latents, fiber std per dim

@@ -24,10 +24,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from pushforward.analysis.evaluate import evaluate_run
-from pushforward.analysis.quality import EVAL_STREAMS, quality
+from pushforward.analysis.evaluate import SUITES, evaluate_run, image_classifier
+from pushforward.analysis.quality import EVAL_STREAMS, full_metrics, quality
 from pushforward.config import dump_toml, load_toml
 from pushforward.data.base import Distribution
+from pushforward.errors import ConfigError
 from pushforward.experiments import EXPERIMENTS_DIR
 from pushforward.methods import load_trained
 from pushforward.pipeline import run
@@ -118,11 +119,20 @@ def reference(target: Distribution, n: int = EVAL_N, seed: int = 0) -> Any:
     return target.sample(n, stream_generator(seed, EVAL_STREAMS["reference"]))
 
 
-def data_floor(target: Distribution, n: int = EVAL_N, seed: int = 0) -> dict[str, float]:
+def data_floor(
+    target: Distribution, n: int = EVAL_N, seed: int = 0, suite: str = "quality"
+) -> dict[str, Any]:
     """`quality` of fresh data drawn where a model's samples would be: the floor of each
-    number at this sample size."""
+    number at this sample size (with `suite="full"`, `full_metrics`: an image set's
+    classifier FD and feature precision / recall too)."""
+    if suite not in SUITES:
+        raise ConfigError(f"unknown evaluation suite {suite!r}; choose one of {SUITES}")
     x = target.sample(n, stream_generator(seed, EVAL_STREAMS["samples"]))
     g = stream_generator(seed, EVAL_STREAMS["metrics"])
+    if suite == "full":
+        classifier = image_classifier(target)
+        return full_metrics(x, target, reference(target, n, seed), generator=g,
+                            classifier=classifier)  # fmt: skip
     return quality(x, target, reference(target, n, seed), generator=g)
 
 

@@ -17,7 +17,7 @@ distilled-fm splits the budget: the flow-matching teacher trains for B/2, the on
 student gets B/2 for everything it does (integrating the teacher on `DISTILL_PAIRS` noises,
 then its regression steps). diffusion-ode and diffusion-sde are one trained network sampled
 two ways. Every row is evaluated by the one seed rule with the full suite
-(`analysis.evaluate.evaluate_run`: classifier Fréchet distance, k-NN precision / recall in
+(`studies.runs.final_numbers(suite="full")`: classifier Fréchet distance, k-NN precision / recall in
 pixels and classifier features, predicted-class histogram), over three seeds; samples/s is
 the evaluation's own timed draw of `EVAL_N` samples with the family's sampler. One sample
 grid per family (seed 0) goes to `OUT/samples.png`.
@@ -40,13 +40,10 @@ from typing import Any
 
 import numpy as np
 
-from pushforward.analysis.evaluate import evaluate_run
-from pushforward.analysis.quality import EVAL_STREAMS, full_metrics
+from pushforward.analysis.quality import EVAL_STREAMS
 from pushforward.config import dump_toml
-from pushforward.data.cache import cache_dir
 from pushforward.errors import ConfigError, TrainingError
 from pushforward.methods import load_trained
-from pushforward.metrics.images import CLASSIFIERS, fetch_classifier, load_classifier
 from pushforward.pipeline import distill_config, run
 from pushforward.report.images import image_panels_png
 from pushforward.run import RunReader, atomic_write_bytes
@@ -55,9 +52,10 @@ from pushforward.studies.runs import (
     EVAL_N,
     base_experiment,
     cpu_seconds,
+    data_floor,
+    final_numbers,
     machine_line,
     progress_line,
-    reference,
     seed_stats,
     seeds,
     train_row,
@@ -229,10 +227,9 @@ def _budgeted(
 
 def _numbers(path: Path, save: bool = True, **solver: Any) -> dict[str, Any]:
     """The full evaluation of run `path` (seed 0), its samples/s, steps and CPU seconds."""
-    record = evaluate_run(path, EVAL_N, 0, suite="full", save=save, **solver)
-    out: dict[str, Any] = dict(record.metrics)
+    out = final_numbers(path, suite="full", save=save, **solver)
     out.update(_class_numbers(out))
-    out["samples_per_s"] = 1000.0 / record.sample_s_per_1k
+    out["samples_per_s"] = 1e6 / out["sample_ms_per_1k"]
     out["steps"] = RunReader(path).info().step
     out["cpu_s"] = cpu_seconds(path)
     return out
@@ -246,15 +243,7 @@ def _class_numbers(metrics: dict[str, Any]) -> dict[str, float]:
 
 def _data_row(path: Path) -> dict[str, Any]:
     """The suite on fresh real images where a model's samples would be: each number's floor."""
-    target = load_trained(path).target
-    x = target.sample(EVAL_N, stream_generator(0, EVAL_STREAMS["samples"]))
-    classifier = None
-    if target.image_shape is not None and target.name in CLASSIFIERS:
-        root = getattr(target, "params", {}).get("cache_dir") or cache_dir()
-        fetch_classifier(target.name, root)
-        classifier = load_classifier(target.name, root)
-    g = stream_generator(0, EVAL_STREAMS["metrics"])
-    out = full_metrics(x, target, reference(target), generator=g, classifier=classifier)
+    out = data_floor(load_trained(path).target, suite="full")
     return {**out, **_class_numbers(out)}
 
 
