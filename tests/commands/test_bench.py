@@ -88,23 +88,31 @@ def test_peak_memory_sees_a_known_allocation():
 
 
 def test_bench_field_rows_follow_their_definitions():
+    from pushforward.fields import fused
     from pushforward.perf.field import bench_field
 
-    rows = bench_field([2, 16], {2: [300], 16: [200]}, repeat=1, reference_max_gib=1.0)
-    assert [(r["d"], r["n"], r["impl"]) for r in rows] == [
-        (2, 300, "ours"),
-        (2, 300, "reference"),
-        (16, 200, "ours"),
-        (16, 200, "reference"),
-    ]
+    backends = ["torch", "fused"] if fused.available() else ["torch"]
+    rows = bench_field([2, 16], {2: [300], 16: [200]}, repeat=1, reference_max_gib=1.0,
+                       sinkhorn_iters=3, sinkhorn_max_n=250)  # fmt: skip
+    expected = []
+    for d, n in ((2, 300), (16, 200)):
+        expected += [(d, n, "paper", b) for b in backends] + [(d, n, "reference", "-")]
+        expected += [(d, n, "sinkhorn-3", b) for b in backends] if n <= 250 else []
+    assert [(r["d"], r["n"], r["impl"], r["backend"]) for r in rows] == expected
     for r in rows:
         n, d = r["n"], r["d"]
         assert r["time_s"] > 0 and r["exp_pass_s"] > 0
         assert r["gflops"] == pytest.approx(4 * n * 2 * n * d / r["time_s"] / 1e9)
         assert r["time_over_exp_pass"] == pytest.approx(r["time_s"] / r["exp_pass_s"])
         assert r["flops_ratio_to_mm"] == pytest.approx(r["gflops"] / r["mm_gflops"])
-    skipped = bench_field([2], {2: [300]}, repeat=1, reference_max_gib=0.0)
-    assert skipped[1]["impl"].startswith("reference (skipped")
+        if r["impl"].startswith("sinkhorn"):
+            paper = next(p for p in rows if (p["d"], p["n"], p["impl"], p["backend"]) ==
+                         (d, n, "paper", r["backend"]))  # fmt: skip
+            assert r["time_over_paper"] == pytest.approx(r["time_s"] / paper["time_s"])
+    skipped = bench_field([2], {2: [300]}, repeat=1, reference_max_gib=0.0, backends=["torch"],
+                          sinkhorn_iters=0)  # fmt: skip
+    assert [r["impl"] for r in skipped][1].startswith("reference (skipped")
+    assert len(skipped) == 2
 
 
 def test_bench_train_runs_the_same_step_in_every_implementation():
@@ -133,6 +141,8 @@ def test_bench_field_cli_prints_a_table(tmp_path, capsys):
     )
     assert code == 0
     out = capsys.readouterr().out
-    assert "| d | n | impl |" in out and "| 2 | 128 | ours |" in out
+    assert "| d | n | impl | backend |" in out and "| 2 | 128 | paper | torch |" in out
+    assert "| 2 | 128 | sinkhorn-20 | torch |" in out
     assert md.read_text() == out
     assert main(["bench", "field", "train"]) == 2
+    assert main(["bench", "field", "--backends", "fused", "--device", "cuda"]) == 2

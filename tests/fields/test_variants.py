@@ -174,10 +174,10 @@ def test_every_family_has_the_field_protocol_and_only_its_own_settings(field):
     assert isinstance(family, Field) and family.name == field
     settings = {f.name for f in dataclasses.fields(family)}
     expected = {
-        "paper": {"kernel", "bidirectional", "chunk"},
-        "sinkhorn": {"kernel", "iterations", "chunk", "mask_self_pairs"},
-        "score-difference": {"chunk"},
-        "mmd-gradient": {"chunk"},
+        "paper": {"kernel", "bidirectional", "chunk", "backend"},
+        "sinkhorn": {"kernel", "iterations", "chunk", "mask_self_pairs", "backend"},
+        "score-difference": {"chunk", "backend"},
+        "mmd-gradient": {"chunk", "backend"},
     }
     assert settings == expected[field]
 

@@ -57,6 +57,7 @@ def test_the_wheel_installs_and_runs_in_a_fresh_venv(tmp_path):
     shipped = {f"pushforward/experiments/{p.name}" for p in EXPERIMENTS_DIR.glob("*.toml")}
     assert shipped and shipped <= names
     assert "pushforward/data/checksums.json" in names
+    assert "pushforward/fields/fused.c" in names  # the fused field kernels build from it
     assert not any(n.startswith(("tests/", "examples/")) for n in names)
 
     env = tmp_path / "env"
@@ -75,6 +76,9 @@ def test_the_wheel_installs_and_runs_in_a_fresh_venv(tmp_path):
                  "import json; print(json.dumps(checksums()))"], cwd=work)  # fmt: skip
     recorded = ROOT / "src" / "pushforward" / "data" / "checksums.json"
     assert json.loads(sums) == json.loads(recorded.read_text())
+    built = _run([str(python), "-c", "from pushforward.fields import fused; "
+                  "print(fused.available(), fused.reason())"], cwd=work)  # fmt: skip
+    assert built.split()[0] == "True", built
     _run([str(env / "bin" / "pushforward"), "run", "fm-bimodal", "--steps", "20", "--out", "r",
           "--quiet", "--set", "train.snapshot_samples=200", "--set", "train.eval_samples=200"],
          cwd=work)  # fmt: skip

@@ -31,6 +31,7 @@ import torch
 from pushforward.analysis.evaluate import evaluate_run, read_eval
 from pushforward.argtypes import add_sampling_arguments, int_at_least
 from pushforward.errors import ConfigError, RunDirError
+from pushforward.fields import BACKENDS, fused
 from pushforward.perf.field import DEFAULT_SIZES, FIELD_COLUMNS, bench_field
 from pushforward.perf.train import SAMPLING_COLUMNS, TRAIN_COLUMNS, bench_sampling, bench_train
 from pushforward.run import EvalRecord, RunReader
@@ -130,6 +131,10 @@ def bench_field_table(args: argparse.Namespace) -> Table:
     resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.backends and "fused" in args.backends and args.device != "cpu":
+        raise ConfigError("--backends fused runs on the CPU only; leave it out for --device cuda")
+    if args.backends and "fused" in args.backends and not fused.available():
+        raise ConfigError(f"--backends fused: the fused kernels are unavailable ({fused.reason()})")
     sizes = {d: args.sizes or DEFAULT_SIZES.get(d, [1024, 4096]) for d in args.dims}
     rows = bench_field(
         args.dims,
@@ -137,6 +142,9 @@ def bench_field_table(args: argparse.Namespace) -> Table:
         repeat=args.repeat,
         device=args.device,
         reference_max_gib=args.reference_max_gib,
+        backends=args.backends,
+        sinkhorn_iters=args.sinkhorn_iters,
+        sinkhorn_max_n=args.sinkhorn_max_n,
         progress=lambda line: print(line, file=sys.stderr),
     )
     return Table(FIELD_COLUMNS, rows)
@@ -236,6 +244,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=_non_negative_float,
         default=4.0,
         help="field: skip the dense reference above this much memory",
+    )
+    g.add_argument(
+        "--backends",
+        nargs="+",
+        choices=[b for b in BACKENDS if b != "auto"],
+        help="field: the field backends to time (default: every one that runs on the device)",
+    )
+    g.add_argument(
+        "--sinkhorn-iters",
+        type=int_at_least(0, "a sweep count >= 0", 10_000, "a benchmark, not a solve"),
+        default=20,
+        help="field: Sinkhorn sweeps of the Sinkhorn rows (0: no Sinkhorn rows)",
+    )
+    g.add_argument(
+        "--sinkhorn-max-n",
+        type=_size,
+        default=16384,
+        help="field: the largest N with a Sinkhorn row",
     )
     g.add_argument("--steps", type=_train_steps, default=300, help="train: steps per method")
     g.add_argument("--batch-size", type=_batch, default=256, help="train: batch size")

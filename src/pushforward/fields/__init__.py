@@ -8,19 +8,23 @@ Every family is a frozen dataclass holding exactly the settings it uses, with
 RMS. Families (`FIELDS`): `paper` (Deng et al. 2026, `fields.paper`), `sinkhorn`
 (`fields.sinkhorn`), `score-difference` (`fields.score_difference`) and `mmd-gradient`
 (`fields.mmd_gradient`); `fields.dense` holds a dense reference of each, for tests and
-benchmarks. `make_field` builds a family from a learner's settings, passing each family only
-the settings it has. Distributed training slices rows outside these families
+benchmarks. Each runs on one of two backends (`backend`, `fields.fused.BACKENDS`): its torch
+code (portable, any device and dtype) or the fused CPU kernels of `fields.fused` (distance,
+kernel, exp and sums in one loop); "auto" takes the fused one where it applies. `make_field`
+builds a family from a learner's settings, passing each family only the settings it has.
+Distributed training slices rows outside these families
 (`distributed.batch_field`). Families of other packages join through the `pushforward.fields`
 entry-point group (`pushforward.plugins`): a frozen dataclass with a `name` equal to the entry
 point's and a `parts` method; `make_field` passes it the settings among `kernel`,
-`bidirectional`, `chunk`, `iterations` and `mask_self_pairs` that it has as fields, and it
-appears in `FIELDS` (so `method.field` accepts it and the drift-variants analysis draws it).
+`bidirectional`, `chunk`, `iterations`, `mask_self_pairs` and `backend` that it has as
+fields, and it appears in `FIELDS` (so `method.field` accepts it and the drift-variants
+analysis draws it).
 
 Example:
     >>> import torch
     >>> field = make_field("sinkhorn", kernel="laplace", iterations=20)
     >>> field
-    SinkhornField(kernel='laplace', iterations=20, chunk=1024, mask_self_pairs=True)
+    SinkhornField(kernel='laplace', iterations=20, chunk=1024, mask_self_pairs=True, backend='auto')
     >>> x = torch.randn(10, 2, generator=torch.Generator().manual_seed(0))
     >>> drift(field, x, x + 3.0, [0.5])[0].shape
     torch.Size([10, 2])
@@ -33,6 +37,7 @@ from typing import Any
 from pushforward import plugins
 from pushforward.fields.base import Field, annealed_temperatures, compose, drift, log_rms
 from pushforward.fields.dense import dense_field
+from pushforward.fields.fused import BACKENDS
 from pushforward.fields.kernels import KERNELS, pairwise_logits
 from pushforward.fields.mmd_gradient import MMDGradientField
 from pushforward.fields.paper import (
@@ -46,6 +51,7 @@ from pushforward.fields.score_difference import ScoreDifferenceField
 from pushforward.fields.sinkhorn import SinkhornField, sinkhorn_coupling, sinkhorn_potentials
 
 __all__ = [
+    "BACKENDS",
     "FIELDS",
     "GAUSSIAN_ONLY",
     "GROUP",
@@ -77,7 +83,7 @@ _SHIPPED: dict[str, type] = {
     "score-difference": ScoreDifferenceField,
     "mmd-gradient": MMDGradientField,
 }
-_SETTINGS = ("kernel", "bidirectional", "chunk", "iterations", "mask_self_pairs")
+_SETTINGS = ("kernel", "bidirectional", "chunk", "iterations", "mask_self_pairs", "backend")
 
 
 def _check_plugin(name: str, obj: Any) -> None:
@@ -126,6 +132,7 @@ def make_field(
     iterations: int = 50,
     mask_self_pairs: bool = True,
     reference: bool = False,
+    backend: str = "auto",
 ) -> Field:
     """The family `name` built from a learner's settings; each family gets only its own.
 
@@ -138,6 +145,7 @@ def make_field(
         iterations: Sinkhorn sweeps.
         mask_self_pairs: Sinkhorn: exclude each sample's pair with itself.
         reference: the dense demo formula of the paper field (Laplace kernel only).
+        backend: "auto", "torch" or "fused" (`fields.fused`).
 
     Returns:
         The field: `parts(x [n, d], y⁺ [m, d], y⁻, τ) -> (b [n, d], s [n])`.
@@ -147,20 +155,23 @@ def make_field(
         raise ValueError(f"unknown drift field {name!r}; choose one of {tuple(FIELDS)}{note}")
     if kernel not in KERNELS:
         raise ValueError(f"unknown kernel {kernel!r}; choose one of {KERNELS}")
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown field backend {backend!r}; choose one of {BACKENDS}")
     if reference:
         if name != "paper" or kernel != "laplace":
             raise ValueError("reference=True is the paper field's Laplace demo formula only")
         return PaperReferenceField(bidirectional)
     rows = chunk or 1024
     if name == "paper":
-        return PaperField(kernel, bidirectional, chunk or None)
+        return PaperField(kernel, bidirectional, chunk or None, backend)
     if name == "sinkhorn":
-        return SinkhornField(kernel, iterations, rows, mask_self_pairs)
+        return SinkhornField(kernel, iterations, rows, mask_self_pairs, backend)
     if name not in _SHIPPED:  # a plug-in family: the settings it has as fields
         given = {"kernel": kernel, "bidirectional": bidirectional, "chunk": rows,
-                 "iterations": iterations, "mask_self_pairs": mask_self_pairs}  # fmt: skip
+                 "iterations": iterations, "mask_self_pairs": mask_self_pairs,
+                 "backend": backend}  # fmt: skip
         own = {f.name for f in dataclasses.fields(FIELDS[name])}
         return FIELDS[name](**{k: v for k, v in given.items() if k in own})
     if kernel != "gaussian":
         raise ValueError(f"the {name} field is defined for the gaussian kernel only")
-    return FIELDS[name](rows)
+    return FIELDS[name](rows, backend)

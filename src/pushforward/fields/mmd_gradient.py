@@ -34,17 +34,18 @@ __all__ = ["MMDGradientField"]
 
 @dataclass(frozen=True)
 class MMDGradientField:
-    """Gradient of the MMD witness function between data and samples; rows per chunk."""
+    """Gradient of the MMD witness function between data and samples; rows per chunk; backend."""
 
     name: ClassVar[str] = "mmd-gradient"
     chunk: int = 1024
+    backend: str = "auto"
 
     @torch.no_grad()
     def parts(
         self, x: Tensor, y_pos: Tensor, y_neg: Tensor | None, temperature: float
     ) -> tuple[Tensor, Tensor]:
         """`(b [n, d], s [n])` of the witness gradient, σ = `temperature`."""
-        pos, neg, n_neg = smoothed_pair(x, y_pos, y_neg, temperature, self.chunk)
+        pos, neg, n_neg = smoothed_pair(x, y_pos, y_neg, temperature, self.chunk, self.backend)
         (m_pos, lse_pos), (m_neg, lse_neg) = pos, neg
         log_k_pos = lse_pos - math.log(y_pos.shape[0])
         log_k_neg = lse_neg - math.log(n_neg)

@@ -40,6 +40,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
+from pushforward.fields import fused
 from pushforward.fields.base import compose
 from pushforward.fields.kernels import MASK, check_field_args
 
@@ -92,6 +93,7 @@ def drift_parts(
     chunk: int | None = None,
     cache_bytes: int = CACHE_BYTES,
     extra_neg: Tensor | None = None,
+    backend: str = "auto",
 ) -> tuple[Tensor, Tensor]:
     """The field's factors: mean-shift difference `b [n, d]` and log-scale `s [n]`, V = eˢ·b.
 
@@ -102,6 +104,9 @@ def drift_parts(
     bidirectional field when they fit in `cache_bytes` (so the distance matmul runs once).
     Each chunk is one matmul (distances), one exp pass and one matmul (mean shifts), with every
     normaliser kept in log space. The result does not depend on `chunk` (None: automatic).
+    `backend`: "torch" (this code), "fused" (`fields.fused`: float32 on the CPU; the distances
+    from the points for d ≤ `fused.POINTS_MAX_D`, else BLAS blocks reduced in place) or "auto"
+    (fused where it applies and builds); both give the same field up to float rounding.
     """
     mask_self = y_neg is None
     check_field_args(x, temperature, kernel, mask_self)
@@ -112,6 +117,13 @@ def drift_parts(
     y_neg = x if y_neg is None else y_neg
     n, m_neg = x.shape[0], y_neg.shape[0]
     tau = float(temperature)
+    if fused.use_fused(backend, x):
+        y_pos, y_neg = y_pos.to(x), y_neg.to(x)
+        if x.shape[1] <= fused.POINTS_MAX_D:
+            return _fused_points(x, y_pos, y_neg, tau, kernel, bidirectional, mask_self)
+        chunk = chunk or _auto_chunk(n + y_pos.shape[0], x.shape[1], x.device)
+        return _fused_blocks(x, y_pos, y_neg, tau, kernel, bidirectional, mask_self, chunk,
+                             cache_bytes)  # fmt: skip
     joint = torch.cat([y_neg, y_pos])
     a, b = _distance_factors(x, joint, tau, kernel)
     chunk = chunk or _auto_chunk(joint.shape[0], x.shape[1], x.device)
@@ -155,10 +167,83 @@ def drift_parts(
             shift = mean.mul_(sign) if shift is None else shift.add_(mean, alpha=sign)
             lse.append((top + total.log()).squeeze(1))
         shifts.append(shift)
-        if row_lse is None:  # one-sided: log_a = l − r, r = log(Z⁻ + Z⁺)
-            log_scales.append(lse[0] + lse[1] - 2.0 * torch.logaddexp(lse[0], lse[1]))
-        else:  # bidirectional: log_a = l − r/2 − c/2
-            log_scales.append(lse[0] + lse[1] - row_lse[s:e])
+        log_scales.append(_log_scale(lse[0], lse[1], None if row_lse is None else row_lse[s:e]))
+    return torch.cat(shifts), torch.cat(log_scales)
+
+
+def _log_scale(lse_neg: Tensor, lse_pos: Tensor, row_lse: Tensor | None) -> Tensor:
+    """s = log Σ A⁻ + log Σ A⁺ from the parts' log-sums: bidirectional (row log-sums given,
+    the column half already in the parts) or one-sided (r = log(Z⁻ + Z⁺))."""
+    if row_lse is None:
+        return lse_neg + lse_pos - 2.0 * torch.logaddexp(lse_neg, lse_pos)
+    return lse_neg + lse_pos - row_lse
+
+
+def _fused_points(
+    x: Tensor,
+    y_pos: Tensor,
+    y_neg: Tensor,
+    tau: float,
+    kernel: str,
+    bidirectional: bool,
+    mask_self: bool,
+) -> tuple[Tensor, Tensor]:
+    """`drift_parts` by the fused kernels from the points (small d): no logits in memory."""
+    joint = torch.cat([y_neg, y_pos])
+    mask = 0 if mask_self else None
+    row_lse, bias = None, None
+    if bidirectional:  # rows over the joint set; columns: rows of the transposed problem
+        row_lse, _ = fused.reduce(x, joint, tau, kernel, mask_offset=mask)
+        col_lse, _ = fused.reduce(joint, x, tau, kernel, mask_offset=mask)
+        bias = -0.5 * col_lse
+    m_neg = y_neg.shape[0]
+    neg_bias, pos_bias = (None, None) if bias is None else (bias[:m_neg], bias[m_neg:])
+    lse_neg, mean_neg = fused.reduce(x, y_neg, tau, kernel, bias=neg_bias, mask_offset=mask,
+                                     mean=True)  # fmt: skip
+    lse_pos, mean_pos = fused.reduce(x, y_pos, tau, kernel, bias=pos_bias, mean=True)
+    return mean_pos - mean_neg, _log_scale(lse_neg, lse_pos, row_lse)
+
+
+def _fused_blocks(
+    x: Tensor,
+    y_pos: Tensor,
+    y_neg: Tensor,
+    tau: float,
+    kernel: str,
+    bidirectional: bool,
+    mask_self: bool,
+    chunk: int,
+    cache_bytes: int,
+) -> tuple[Tensor, Tensor]:
+    """`drift_parts` by BLAS blocks of logits that the fused kernels reduce in place (large d)."""
+    n, m_neg = x.shape[0], y_neg.shape[0]
+    joint = torch.cat([y_neg, y_pos])
+    a, b = _distance_factors(x, joint, tau, kernel)
+    edges = sorted({*range(0, n, chunk), n})
+    row_lse, col_bias, cache = None, None, {}
+    if bidirectional:  # pass 1: row log-sums, and the columns' folded block by block
+        keep = n * joint.shape[0] * x.element_size() <= cache_bytes
+        col_top = torch.full((joint.shape[0],), fused.LOW, dtype=x.dtype)
+        col_sum = torch.zeros(joint.shape[0], dtype=x.dtype)
+        rows = []
+        for s, e in itertools.pairwise(edges):
+            block = torch.mm(a[s:e], b.T)
+            rows.append(fused.block_stats(block, tau, kernel, s if mask_self else None,
+                                          col_top, col_sum))  # fmt: skip
+            if keep:
+                cache[s] = block
+        row_lse = torch.cat(rows)
+        col_bias = (0.5 * (col_top + col_sum.log())).contiguous()
+    shifts, log_scales = [], []
+    for s, e in itertools.pairwise(edges):  # pass 2: softmax weights in place, one matmul
+        raw = s not in cache
+        block = cache.pop(s) if not raw else torch.mm(a[s:e], b.T)
+        lse_neg, lse_pos = fused.block_softmax(
+            block, m_neg, col_bias, raw=raw, temperature=tau, kernel=kernel,
+            mask_start=s if mask_self else None,
+        )  # fmt: skip
+        shifts.append(block @ joint)
+        log_scales.append(_log_scale(lse_neg, lse_pos, None if row_lse is None else row_lse[s:e]))
     return torch.cat(shifts), torch.cat(log_scales)
 
 
@@ -217,12 +302,14 @@ def drift_field_dense(
 
 @dataclass(frozen=True)
 class PaperField:
-    """The paper's field (`drift_parts`): kernel, bidirectional normaliser, rows per chunk."""
+    """The paper's field (`drift_parts`): kernel, bidirectional normaliser, rows per chunk,
+    backend ("auto", "torch" or "fused"; `fields.fused`)."""
 
     name: ClassVar[str] = "paper"
     kernel: str = "laplace"
     bidirectional: bool = True
     chunk: int | None = None
+    backend: str = "auto"
 
     def parts(
         self,
@@ -236,6 +323,7 @@ class PaperField:
         return drift_parts(
             x, y_pos, y_neg, temperature=temperature, kernel=self.kernel,
             bidirectional=self.bidirectional, chunk=self.chunk, extra_neg=extra_neg,
+            backend=self.backend,
         )  # fmt: skip
 
 

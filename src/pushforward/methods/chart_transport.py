@@ -54,7 +54,7 @@ from torch import Tensor, nn
 from pushforward import distributed
 from pushforward.data.base import Distribution
 from pushforward.errors import ConfigError
-from pushforward.fields import KERNELS, PaperField, drift
+from pushforward.fields import BACKENDS, KERNELS, PaperField, drift
 from pushforward.fields.base import NORMALIZATIONS, TEMPERATURE_SCALES, log_rms
 from pushforward.methods.base import MapDynamics, Method, draw_normal
 from pushforward.methods.conditioning import (
@@ -101,7 +101,8 @@ class ChartTransportConfig:
 
     Kernel field (`latent = "drift"`): `temperature_scale` ("absolute" | "mean-distance") and
     `normalization` ("total": E‖V‖² = 1 | "per-dim": E‖V‖²/k = 1) as in
-    `pushforward.fields.base`. Score critic (`latent = "score"`): noise levels `critic_sigmas`,
+    `pushforward.fields.base`; `field_backend` ("auto" | "torch" | "fused") as in drifting
+    (`pushforward.fields.fused`). Score critic (`latent = "score"`): noise levels `critic_sigmas`,
     `critic_weighting` "score" (V = ∇log p_σ − ŝ_σ, the gradient of KL(q_σ ‖ p_σ)) or "noise"
     (σ² times it: the difference of the noise predictions, bounded at small σ); with
     `critic_normalize` each level's field is scaled like a kernel field's (`normalization`).
@@ -138,6 +139,7 @@ class ChartTransportConfig:
     output_range: list[float] | None = None
     output_bound: str = "clamp"
     chunk: int = 0
+    field_backend: str = "auto"
     field_arrows: int = 256
     conditional: bool = False
     prior_radius: float = 3.0
@@ -179,6 +181,11 @@ class ChartTransportConfig:
         if self.normalization not in NORMALIZATIONS:
             raise ValueError(
                 f"method.normalization {self.normalization!r}: choose one of {NORMALIZATIONS}"
+            )
+        if self.field_backend not in BACKENDS:
+            raise ValueError(
+                f"method.field_backend {self.field_backend!r}: choose one of {BACKENDS} (auto: the "
+                "fused CPU kernels where they apply, else the torch code; pushforward.fields.fused)"
             )
         weights = (
             self.w_rec, self.w_drift, self.w_critic, self.w_reg, self.w_entropy, self.fiber_std
@@ -256,7 +263,9 @@ class LatentDrift(LatentLearner):
         generator: torch.Generator,
     ) -> None:
         super().__init__(latent_dim, config, net, generator)
-        self.drift_field = PaperField(config.kernel, config.bidirectional, config.chunk or None)
+        self.drift_field = PaperField(
+            config.kernel, config.bidirectional, config.chunk or None, config.field_backend
+        )
 
     def field(
         self, z: Tensor, generator: torch.Generator, labels: Tensor | None = None

@@ -35,7 +35,14 @@ from torch import Tensor
 from pushforward import distributed
 from pushforward.data.base import Distribution
 from pushforward.errors import ConfigError
-from pushforward.fields import FIELDS, KERNELS, annealed_temperatures, drift, make_field
+from pushforward.fields import (
+    BACKENDS,
+    FIELDS,
+    KERNELS,
+    annealed_temperatures,
+    drift,
+    make_field,
+)
 from pushforward.fields.base import NORMALIZATIONS, TEMPERATURE_SCALES
 from pushforward.methods.base import MapDynamics, Method, draw_normal
 from pushforward.methods.conditioning import (
@@ -73,7 +80,9 @@ class DriftingConfig:
     "mean-distance" (τ times the batch's mean pairwise distance, the drifting authors'
     convention); `normalization` is
     "total" (each temperature's field scaled to E‖V‖² = 1; ours) or "per-dim" (E‖V‖²/d = 1,
-    the authors'). See `pushforward.fields.base`.
+    the authors'). See `pushforward.fields.base`. `field_backend` runs the field on its torch
+    code ("torch"), the fused CPU kernels ("fused", `pushforward.fields.fused`) or the fused
+    ones where they apply ("auto"); the two agree up to float rounding.
 
     `conditional = true` makes a class-conditional generator f(ε, c, α): each class's samples
     drift toward that class's data and away from themselves, plus, for a guidance scale
@@ -100,6 +109,7 @@ class DriftingConfig:
     init_scale: float = 1.0
     output_range: list[float] | None = None
     chunk: int = 0
+    field_backend: str = "auto"
     field_arrows: int = 256
     field: str = "paper"
     sinkhorn_iters: int = 50
@@ -154,6 +164,11 @@ class DriftingConfig:
         if self.normalization not in NORMALIZATIONS:
             raise ValueError(
                 f"method.normalization {self.normalization!r}: choose one of {NORMALIZATIONS}"
+            )
+        if self.field_backend not in BACKENDS:
+            raise ValueError(
+                f"method.field_backend {self.field_backend!r}: choose one of {BACKENDS} (auto: the "
+                "fused CPU kernels where they apply, else the torch code; pushforward.fields.fused)"
             )
         if self.reference and self.field != "paper":
             raise ValueError('method.reference = true is the paper field only (field = "paper")')
@@ -248,6 +263,7 @@ class Drifting(Method):
             config.field, kernel=config.kernel, bidirectional=config.bidirectional,
             chunk=config.chunk, iterations=config.sinkhorn_iters,
             mask_self_pairs=config.sinkhorn_mask_self, reference=config.reference,
+            backend=config.field_backend,
         )  # fmt: skip
         self.features = _feature_encoder(target, config, generator)
         # training steps seen by loss(): drives the annealing; a buffer, so checkpoints carry it
