@@ -5,7 +5,7 @@ STAMP  := $(VENV)/.installed
 PF     := $(VENV)/bin/pushforward
 
 .PHONY: venv bench-deps demo test test-all lint format browser clean docs test-wheel mutate \
-	reproduce-quick
+	reproduce-quick gpu-check
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -46,6 +46,13 @@ test-wheel: venv
 reproduce-quick: venv
 	OMP_NUM_THREADS=1 $(PF) reproduce --profile quick --strict --quiet --out runs/reproduce-ci \
 		--only drift-collapse,fm-both-modes,latent-flow-gauss-control
+
+# issue 22's GPU measurements in one go on a lent GPU (scripts/gpu_check.sh; exit 2 at once
+# without CUDA): tables into GPU_CHECK_DIR (default $OUT, else runs/gpu-check). No venv or pip
+# step: a lent machine has no .venv, so $(PY) falls back to its python3 (the one with CUDA torch)
+GPU_CHECK_DIR ?=
+gpu-check:
+	PY="$(if $(wildcard $(PY)),$(PY),python3)" bash scripts/gpu_check.sh $(GPU_CHECK_DIR)
 
 lint: venv
 	$(VENV)/bin/ruff check src tests scripts conftest.py

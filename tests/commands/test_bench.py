@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 
 import pytest
 import torch
@@ -146,3 +147,49 @@ def test_bench_field_cli_prints_a_table(tmp_path, capsys):
     assert md.read_text() == out
     assert main(["bench", "field", "train"]) == 2
     assert main(["bench", "field", "--backends", "fused", "--device", "cuda"]) == 2
+
+
+def test_bench_drift_train_times_the_step_that_pushforward_run_trains():
+    from pushforward.experiments import build, resolve
+    from pushforward.perf.train import DRIFT_COLUMNS, bench_drift_train
+    from pushforward.train import fit
+
+    # 5 warm-up steps, then 2 rounds of 2 timed steps: 9 steps of drift-bimodal in all
+    rows = bench_drift_train(steps=4, rounds=2, batch_size=32, width=16)
+    assert len(rows) == 1 and set(rows[0]) == set(DRIFT_COLUMNS)
+    row = rows[0]
+    assert row["impl"] == "ours (drifting)" and row["experiment"] == "drift-bimodal"
+    for key in ("steps_per_s", "field_ms", "field_share", "final_loss"):
+        assert math.isfinite(row[key]) and row[key] > 0, key
+    assert "no peer" in row["note"] and "batch 32, MLP 3x16, bimodal" in row["note"]
+    # the same loss as 9 steps of the run itself: the shipped method, data and noise streams
+    built = build(resolve("drift-bimodal", ["train.batch_size=32", "net.width=16"], steps=9))
+    summary = fit(built.method, built.target, built.train, seed=built.seed, progress=False)
+    assert row["final_loss"] == summary["loss"]
+
+
+def test_bench_train_cli_prints_the_drifting_table(tmp_path, capsys, monkeypatch):
+    import functools
+
+    from pushforward.commands import bench
+    from pushforward.perf import train
+
+    small = {"width": 16, "rounds": 2}
+    monkeypatch.setattr(bench, "bench_train", functools.partial(train.bench_train, **small))
+    monkeypatch.setattr(
+        bench, "bench_drift_train", functools.partial(train.bench_drift_train, **small)
+    )
+    monkeypatch.setattr(
+        bench, "bench_sampling", functools.partial(train.bench_sampling, n=100, width=16)
+    )
+    table = tmp_path / "train.csv"
+    args = ["bench", "train", "--steps", "4", "--batch-size", "32", "--threads", "1"]
+    assert main([*args, "--csv", str(table)]) == 0
+    out = capsys.readouterr().out
+    assert "| impl | experiment | steps_per_s | field_ms | field_share |" in out
+    assert "| ours (drifting) | drift-bimodal |" in out
+    assert "| pushforward | ours |" in out and "| one-step MLP |" in out
+    drifting = table.read_text().split("\n\n")[1]
+    (row,) = csv.DictReader(io.StringIO(drifting))
+    assert row["impl"] == "ours (drifting)" and float(row["steps_per_s"]) > 0
+    assert float(row["field_share"]) > 0 and math.isfinite(float(row["field_share"]))

@@ -9,8 +9,9 @@ Markdown goes to stdout (and ``--md FILE``); ``--csv FILE`` holds every metric o
 The command benchmarks *subjects*: trained runs (:func:`bench_runs`; ``mnist`` names the
 eight MNIST runs), the drift field against torch.mm and one exp pass (``field``,
 :mod:`pushforward.perf.field`), and flow-matching training steps/s beside torchcfm and
-flow_matching plus one-step vs N-step sampling throughput (``train``,
-:mod:`pushforward.perf.train`). See docs/benchmarks.md.
+flow_matching, drifting training steps/s of drift-bimodal with the field's share of the step,
+plus one-step vs N-step sampling throughput (``train``, :mod:`pushforward.perf.train`). See
+docs/benchmarks.md.
 
 Examples:
     $ pushforward bench fm-bimodal drift-bimodal --csv bench.csv
@@ -33,7 +34,14 @@ from pushforward.argtypes import add_sampling_arguments, int_at_least
 from pushforward.errors import ConfigError, RunDirError
 from pushforward.fields import BACKENDS, fused
 from pushforward.perf.field import DEFAULT_SIZES, FIELD_COLUMNS, bench_field
-from pushforward.perf.train import SAMPLING_COLUMNS, TRAIN_COLUMNS, bench_sampling, bench_train
+from pushforward.perf.train import (
+    DRIFT_COLUMNS,
+    SAMPLING_COLUMNS,
+    TRAIN_COLUMNS,
+    bench_drift_train,
+    bench_sampling,
+    bench_train,
+)
 from pushforward.run import EvalRecord, RunReader
 from pushforward.runtime import resolve_device
 from pushforward.studies.table import Table
@@ -150,14 +158,20 @@ def bench_field_table(args: argparse.Namespace) -> Table:
     return Table(FIELD_COLUMNS, rows)
 
 
-def bench_train_tables(args: argparse.Namespace) -> tuple[Table, Table]:
-    """The `train` subject: FM steps/s vs the peers, and sampling throughput."""
+def bench_train_tables(args: argparse.Namespace) -> tuple[Table, Table, Table]:
+    """The `train` subject: FM steps/s vs the peers, drifting steps/s (drift-bimodal) and
+    sampling throughput."""
     resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     train = bench_train(steps=args.steps, batch_size=args.batch_size, device=args.device)
+    drifting = bench_drift_train(steps=args.steps, batch_size=args.batch_size, device=args.device)
     sampling = bench_sampling(device=args.device)
-    return Table(TRAIN_COLUMNS, train), Table(SAMPLING_COLUMNS, sampling)
+    return (
+        Table(TRAIN_COLUMNS, train),
+        Table(DRIFT_COLUMNS, drifting),
+        Table(SAMPLING_COLUMNS, sampling),
+    )
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

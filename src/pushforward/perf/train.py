@@ -9,6 +9,14 @@ torchcfm's `ConditionalFlowMatcher(sigma=0)` and Meta's flow_matching
 construction differs. The peers are bench extras (`make bench-deps`); a missing one is
 reported, not an error.
 
+`bench_drift_train` times the drifting step of a shipped experiment (`drift-bimodal` by
+default), built exactly as `pushforward run` builds it (`experiments.resolve` and `build`) and
+stepped by `train.TrainingState` (the method's own loss, Adam, the gradient norm), so its steps/s
+are what a run's `train_time_s` counts. No peer library trains by drifting, so it is a table
+of its own, without a ratio; beside the steps/s it gives the field's share of the step: the
+method's drift field (`Drifting.field`, all temperatures) at a generated batch against a data
+batch of the step's size, timed apart in the same interleaved rounds.
+
 `bench_sampling` measures samples/s of a one-step map (one MLP evaluation) against N-step
 Euler and adaptive dopri5 integration of a velocity MLP of the same size.
 """
@@ -24,14 +32,33 @@ import torch
 from torch import Tensor, nn
 
 from pushforward.data import make_distribution
+from pushforward.experiments import build, resolve
 from pushforward.methods.flow_matching import FlowMatching, FlowMatchingConfig
 from pushforward.nets import MLP, NetConfig
 from pushforward.ode import integrate
 from pushforward.perf.measure import best_time, synchronize
+from pushforward.train import TrainingState
 
-__all__ = ["TRAIN_COLUMNS", "SAMPLING_COLUMNS", "peer_losses", "bench_train", "bench_sampling"]
+__all__ = [
+    "TRAIN_COLUMNS",
+    "DRIFT_COLUMNS",
+    "SAMPLING_COLUMNS",
+    "peer_losses",
+    "bench_train",
+    "bench_drift_train",
+    "bench_sampling",
+]
 
 TRAIN_COLUMNS = ["impl", "version", "steps_per_s", "ratio_to_ours", "final_loss", "note"]
+DRIFT_COLUMNS = [
+    "impl",
+    "experiment",
+    "steps_per_s",
+    "field_ms",
+    "field_share",
+    "final_loss",
+    "note",
+]
 SAMPLING_COLUMNS = ["map", "nfe", "samples_per_s", "ratio_to_one_step"]
 Loss = Callable[[nn.Module, Tensor, Tensor, torch.Generator], Tensor]
 
@@ -151,6 +178,85 @@ def bench_train(
             }
         )
     return rows
+
+
+def bench_drift_train(
+    *,
+    steps: int = 300,
+    experiment: str = "drift-bimodal",
+    batch_size: int | None = None,
+    width: int | None = None,
+    device: str = "cpu",
+    rounds: int = 6,
+) -> list[dict[str, Any]]:
+    """One row of DRIFT_COLUMNS: steps/s of the shipped drifting experiment's training step.
+
+    The experiment is resolved and built as `pushforward run` does (its seed, net, method and
+    Adam settings; `batch_size` and `width` override `train.batch_size` and `net.width` when
+    given) and stepped by `TrainingState`: data draw, loss, backward, gradient norm, optimiser.
+    In each of `rounds` rounds, `steps // rounds` steps are timed, then as many evaluations of
+    the method's field at a generated batch against a data batch (no gradients, as in the
+    loss, which drifts `x.detach()`); `field_share` is the field's time over the step's time.
+    """
+    dev = torch.device(device)
+    overrides = [] if batch_size is None else [f"train.batch_size={batch_size}"]
+    overrides += [] if width is None else [f"net.width={width}"]
+    built = build(resolve(experiment, overrides, device=device))
+    method, target, config = built.method, built.target, built.train
+    if not callable(getattr(method, "field", None)):
+        raise ValueError(f"{experiment!r} trains {method.name}, which has no drift field")
+    method.to(dev)
+    state = TrainingState(method, config, built.seed)
+    batch = config.batch_size
+    # the field's inputs come from a stream of their own, so the run's draws are untouched
+    probe = torch.Generator().manual_seed(built.seed + 1)
+    per_round = max(1, steps // rounds)
+    loss = torch.full((), float("nan"))
+
+    def train(count: int) -> None:
+        nonlocal loss
+        for _ in range(count):
+            data = target.sample(batch, state.gens["data"]).to(dev)
+            loss, _, _, _ = state.step(data)
+            state.update()
+
+    @torch.no_grad()
+    def field(count: int) -> None:
+        x = method.sample(batch, generator=probe)
+        data = target.sample(batch, probe).to(x)
+        for _ in range(count):
+            method.field(x, data)
+
+    def timed(fn: Callable[[int], None], count: int) -> float:
+        synchronize(dev)
+        tic = time.perf_counter()
+        fn(count)
+        synchronize(dev)
+        return time.perf_counter() - tic
+
+    train(5)  # warm-up (allocator, kernels)
+    field(5)
+    step_s = field_s = 0.0
+    for _ in range(rounds):
+        step_s += timed(train, per_round)
+        field_s += timed(field, per_round)
+    count = per_round * rounds
+    net = built.config["net"]
+    return [
+        {
+            "impl": f"ours ({method.name})",
+            "experiment": experiment,
+            "steps_per_s": count / step_s,
+            "field_ms": 1e3 * field_s / count,
+            "field_share": field_s / step_s,
+            "final_loss": float(loss.detach()),
+            "note": (
+                f"no peer library trains by drifting (no ratio); batch {batch}, MLP "
+                f"{net['depth']}x{net['width']}, {target.name}, "
+                f"{len(method.temperatures())} temperatures"
+            ),
+        }
+    ]
 
 
 def bench_sampling(
