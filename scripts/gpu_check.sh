@@ -6,6 +6,8 @@
 # Runs on --device cuda, each step under `timeout` and all of them inside one time budget:
 #   field-d2     bench field, d = 2, N = 4096 16384 65536 (--reference-max-gib 60)
 #   field-d784   bench field, d = 784, N = 4096 16384 (--reference-max-gib 60)
+#   candidates   scripts/field_candidates.py at N = 16384: the first pass by torch, torch.compile,
+#                flex attention (and KeOps where it imports), the data to pick a GPU backend by
 #   train        bench train (flow matching vs the peers, drifting, sampling)
 #   field-bign   bench field, d = 2, N = 1 000 000, best of 1 (the reference is skipped)
 # and writes into FOLDER: env.txt (nvidia-smi, torch, the device's name), tables.md (each step's
@@ -126,6 +128,7 @@ FIELD=("${PF[@]}" bench field --device cuda --reference-max-gib 60)
 
 step field-d2 120 "${FIELD[@]}" --dims 2 --sizes 4096 16384 65536 --csv "$DIR/field-d2.csv"
 step field-d784 120 "${FIELD[@]}" --dims 784 --sizes 4096 16384 --csv "$DIR/field-d784.csv"
+step candidates 90 "$PY" "$ROOT/scripts/field_candidates.py" --device cuda --n 16384
 step train 150 "${PF[@]}" bench train --device cuda --csv "$DIR/train.csv"
 step field-bign 400 "${FIELD[@]}" --dims 2 --sizes "$BIG_N" --repeat 1 --csv "$DIR/field-bign.csv"
 

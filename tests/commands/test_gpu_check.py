@@ -59,15 +59,17 @@ def test_every_step_runs_and_the_summary_says_which_passed(tmp_path):
     assert "## field-d784: failed (exit 1)" in tables  # and the next steps still ran
     assert re.search(r"## train: timed out after \ds", tables)
     assert "## field-bign: skipped (budget spent)" in tables
-    assert "Summary: 1 of 4 steps passed" in tables and "Summary: 1 of 4" in done.stdout
+    assert "## candidates: passed" in tables  # the fused-backend candidates on the GPU
+    assert "Summary: 2 of 5 steps passed" in tables and "Summary: 2 of 5" in done.stdout
     assert "d=784 broke" in (out / "log.txt").read_text()
     assert (out / "env.txt").is_file()
     # the measurements of issue 22, on the GPU
     commands = re.findall(r"^`(.*)`$", tables, re.M)
-    assert len(commands) == 4 and all("--device cuda" in c for c in commands)
+    assert len(commands) == 5 and all("--device cuda" in c for c in commands)
     assert "--dims 2 --sizes 4096 16384 65536" in commands[0]
     assert "--dims 784 --sizes 4096 16384" in commands[1]
-    assert "bench train" in commands[2] and "--sizes 1000000 --repeat 1" in commands[3]
+    assert "field_candidates.py" in commands[2]
+    assert "bench train" in commands[3] and "--sizes 1000000 --repeat 1" in commands[4]
     assert all("--reference-max-gib 60" in c for c in commands if "bench field" in c)
     # what a lent machine sends back: at most 8 files, plain names, no deeper folders
     files = [p for p in out.rglob("*") if p.is_file()]
