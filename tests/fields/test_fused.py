@@ -105,6 +105,46 @@ def test_other_families_fused_equal_the_dense_reference(field, separate_neg):
         assert (v.double() - dense).abs().max() <= 1e-4 * dense.abs().max(), backend
 
 
+@pytest.mark.parametrize("kernel", ["laplace", "gaussian"])
+@pytest.mark.parametrize("mask_self", [True, False])
+def test_sinkhorn_on_cached_logits_large_d_equals_the_torch_sweeps(kernel, mask_self):
+    """Above d = 16 the fused Sinkhorn sweeps stored logits: the same potentials."""
+    from pushforward.fields import sinkhorn_potentials
+
+    x, y = _sets(150, 150 if mask_self else 170, 40)
+    y = x if mask_self else y
+    kw = dict(temperature=4.0, kernel=kernel, iterations=30, mask_self=mask_self, chunk=64)
+    f, g = sinkhorn_potentials(x, y, backend="fused", **kw)
+    f_t, g_t = sinkhorn_potentials(x, y, backend="torch", **kw)
+    torch.testing.assert_close(f, f_t, rtol=1e-5, atol=2e-5)
+    torch.testing.assert_close(g, g_t, rtol=1e-5, atol=2e-5)
+    field = make_field("sinkhorn", kernel=kernel, iterations=200, backend="fused")
+    dense = dense_field("sinkhorn", x.double(), y.double(), None if mask_self else x.double(),
+                        temperature=4.0, kernel=kernel, iterations=200)  # fmt: skip
+    v = compose(*field.parts(x, y, None if mask_self else x, 4.0), False)
+    torch_ = make_field("sinkhorn", kernel=kernel, iterations=200, backend="torch")
+    v_t = compose(*torch_.parts(x, y, None if mask_self else x, 4.0), False)
+    assert (v - v_t).abs().max() <= 1e-5 * v_t.abs().max()
+    # both float32 backends share the BLAS-form logits, whose sqrt near a zero distance (x
+    # against itself, unmasked) is off by ~1e-3 of τ: the float64 reference is 3e-4 away
+    assert (v.double() - dense).abs().max() <= 1e-3 * dense.abs().max()
+
+
+def test_lse_over_rows_and_columns_of_stored_logits():
+    g = torch.Generator().manual_seed(5)
+    v = torch.randn(70, 2300, generator=g) * 40  # wide spread: the maxima matter
+    col, row = torch.randn(2300, generator=g), torch.randn(70, generator=g)
+    v64 = v.double()
+    close = dict(rtol=1e-6, atol=1e-4)  # float32 log-sums of size ~100
+    want = (v64 + col.double()).logsumexp(1)
+    torch.testing.assert_close(fused.lse(v, 1, col).double(), want, **close)
+    want = (v64 + row.double()[:, None]).logsumexp(0)
+    torch.testing.assert_close(fused.lse(v, 0, row).double(), want, **close)
+    torch.testing.assert_close(fused.lse(v, 0).double(), v64.logsumexp(0), **close)
+    with pytest.raises(ValueError, match="dim is 0"):
+        fused.lse(v, 2)
+
+
 @pytest.mark.parametrize("d", [2, 40])
 @pytest.mark.parametrize("bidirectional", [True, False])
 def test_far_apart_sets_stay_finite_and_point_at_the_data(d, bidirectional):

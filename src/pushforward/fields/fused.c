@@ -20,9 +20,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #define PF_MASK (-1e30f)
 #define PF_TILE 1024
@@ -134,52 +131,48 @@ void pf_reduce(const float *x, int64_t n, const float *yT, int64_t m, int64_t d,
  * distances; gaussian: the logits themselves), turned into logits in place (laplace:
  * -a * sqrt(max(v, 0))), self-pairs (i, start + i) set to PF_MASK when `mask`; writes the rows'
  * log-sum-exps to row_lse [c] and folds the block's columns into the running column
- * log-sum-exps kept as (col_top [m], col_sum [m]) (col_top starts at -3e38, col_sum at 0). */
+ * log-sum-exps kept as (col_top [m], col_sum [m]) (col_top starts at PF_LOW, col_sum at 0).
+ * The block is walked once from memory: PF_ROWS rows at a time, first their row sums (each row
+ * in cache), then the same rows' column sums while they are still in cache (a column's running
+ * sum is rescaled once per PF_ROWS rows when its maximum grows). */
+#define PF_ROWS 32
 void pf_block_stats(float *v, int64_t c, int64_t m, float a, int laplace, int mask,
                     int64_t start, float *row_lse, float *col_top, float *col_sum,
                     int threads) {
-    int nt = pf_threads(threads);
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t i = 0; i < c; i++) {
-        float *row = v + i * m;
-        if (laplace)
-            for (int64_t j = 0; j < m; j++) row[j] = -a * sqrtf(row[j] > 0.0f ? row[j] : 0.0f);
-        if (mask && start + i < m) row[start + i] = PF_MASK;
-        float top = PF_LOW;
-        for (int64_t j = 0; j < m; j++) top = row[j] > top ? row[j] : top;
-        float s = 0.0f;
-        for (int64_t j = 0; j < m; j++) s += pf_exp(row[j] - top);
-        row_lse[i] = top + logf(s);
-    }
-    /* columns: split the columns among threads; each sweeps the block's rows */
-#pragma omp parallel num_threads(nt)
-    {
-        int64_t parts = 1, me = 0;
-#ifdef _OPENMP
-        parts = omp_get_num_threads();
-        me = omp_get_thread_num();
-#endif
-        int64_t span = (m + parts - 1) / parts;
-        int64_t j0 = me * span, j1 = j0 + span < m ? j0 + span : m;
-        if (j0 < j1) {
-            int64_t w = j1 - j0;
-            float *top = (float *)malloc(sizeof(float) * (size_t)w);
+#pragma omp parallel num_threads(pf_threads(threads))
+    for (int64_t i0 = 0; i0 < c; i0 += PF_ROWS) {
+        int64_t i1 = i0 + PF_ROWS < c ? i0 + PF_ROWS : c;
+#pragma omp for schedule(static)
+        for (int64_t i = i0; i < i1; i++) {
+            float *row = v + i * m;
+            if (laplace)
+                for (int64_t j = 0; j < m; j++) row[j] = -a * sqrtf(row[j] > 0.0f ? row[j] : 0.0f);
+            if (mask && start + i < m) row[start + i] = PF_MASK;
+            float top = PF_LOW;
+            for (int64_t j = 0; j < m; j++) top = row[j] > top ? row[j] : top;
+            float s = 0.0f;
+            for (int64_t j = 0; j < m; j++) s += pf_exp(row[j] - top);
+            row_lse[i] = top + logf(s);
+        } /* implicit barrier: the tile's logits are final */
+#pragma omp for schedule(static)
+        for (int64_t j0 = 0; j0 < m; j0 += PF_TILE) {
+            int64_t w = j0 + PF_TILE < m ? PF_TILE : m - j0;
+            float top[PF_TILE];
             for (int64_t t = 0; t < w; t++) top[t] = col_top[j0 + t];
-            for (int64_t i = 0; i < c; i++) {
+            for (int64_t i = i0; i < i1; i++) {
                 const float *row = v + i * m + j0;
                 for (int64_t t = 0; t < w; t++) top[t] = row[t] > top[t] ? row[t] : top[t];
             }
+            float *sum = col_sum + j0;
             for (int64_t t = 0; t < w; t++) { /* rescale the running sums to the new maximum */
                 float old = col_top[j0 + t];
-                col_sum[j0 + t] *= old <= PF_LOW ? 0.0f : expf(old - top[t]);
+                sum[t] *= old <= PF_LOW ? 0.0f : pf_exp(old - top[t]);
                 col_top[j0 + t] = top[t];
             }
-            float *sum = col_sum + j0;
-            for (int64_t i = 0; i < c; i++) {
+            for (int64_t i = i0; i < i1; i++) {
                 const float *row = v + i * m + j0;
                 for (int64_t t = 0; t < w; t++) sum[t] += pf_exp(row[t] - top[t]);
             }
-            free(top);
         }
     }
 }
@@ -216,5 +209,61 @@ void pf_block_softmax(float *v, int64_t c, int64_t m, int64_t m_neg, int raw, fl
             for (int64_t j = j0; j < j1; j++) row[j] *= scale;
             (part ? lse_pos : lse_neg)[i] = top + logf(s);
         }
+    }
+}
+
+/* Log-sum-exps of a stored logit matrix v [c, m] with a bias, for Sinkhorn sweeps on cached
+ * logits (large d): over each row, out[i] = log sum_j exp(v_ij + col_bias_j) (col_bias NULL: 0);
+ * over each column, out[j] = log sum_i exp(v_ij + row_bias_i). One read of v each. */
+void pf_rows_lse(const float *v, int64_t c, int64_t m, const float *col_bias, float *out,
+                 int threads) {
+#pragma omp parallel num_threads(pf_threads(threads))
+    {
+        float *buf = (float *)malloc(sizeof(float) * (size_t)m);
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < c; i++) {
+            const float *row = v + i * m;
+            float top = PF_LOW;
+            for (int64_t j = 0; j < m; j++) {
+                buf[j] = col_bias ? row[j] + col_bias[j] : row[j];
+                top = buf[j] > top ? buf[j] : top;
+            }
+            float s = 0.0f;
+            for (int64_t j = 0; j < m; j++) s += pf_exp(buf[j] - top);
+            out[i] = top + logf(s);
+        }
+        free(buf);
+    }
+}
+
+void pf_cols_lse(const float *v, int64_t c, int64_t m, const float *row_bias, float *out,
+                 int threads) {
+#pragma omp parallel for num_threads(pf_threads(threads)) schedule(static)
+    for (int64_t j0 = 0; j0 < m; j0 += PF_TILE) {
+        int64_t w = j0 + PF_TILE < m ? PF_TILE : m - j0;
+        float top[PF_TILE], sum[PF_TILE], tile[PF_TILE];
+        for (int64_t t = 0; t < w; t++) {
+            top[t] = PF_LOW;
+            sum[t] = 0.0f;
+        }
+        for (int64_t i0 = 0; i0 < c; i0 += PF_ROWS) {
+            int64_t i1 = i0 + PF_ROWS < c ? i0 + PF_ROWS : c;
+            for (int64_t t = 0; t < w; t++) tile[t] = top[t];
+            for (int64_t i = i0; i < i1; i++) {
+                const float *row = v + i * m + j0;
+                float r = row_bias ? row_bias[i] : 0.0f;
+                for (int64_t t = 0; t < w; t++) tile[t] = row[t] + r > tile[t] ? row[t] + r : tile[t];
+            }
+            for (int64_t t = 0; t < w; t++) { /* rescale the running sums to the new maximum */
+                sum[t] *= top[t] <= PF_LOW ? 0.0f : pf_exp(top[t] - tile[t]);
+                top[t] = tile[t];
+            }
+            for (int64_t i = i0; i < i1; i++) {
+                const float *row = v + i * m + j0;
+                float r = row_bias ? row_bias[i] : 0.0f;
+                for (int64_t t = 0; t < w; t++) sum[t] += pf_exp(row[t] + r - top[t]);
+            }
+        }
+        for (int64_t t = 0; t < w; t++) out[j0 + t] = top[t] + logf(sum[t]);
     }
 }

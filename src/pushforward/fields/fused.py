@@ -13,7 +13,9 @@ Three reductions, float32 on the CPU (a field's memory stays O(rows · tile)):
   the kernel logits l_ij + b_j and the softmax-weighted mean of y, computed from the points in
   one sweep over cache-resident tiles (small d: no [n, m] matrix is ever written);
 * `block_stats` / `block_softmax`: the same reductions on a block of logits a BLAS product made
-  (large d, where the distances are a matrix product), in place.
+  (large d, where the distances are a matrix product), in place;
+* `lse`: log-sum-exps of a stored logit matrix plus a bias, over rows or columns (the Sinkhorn
+  sweeps on cached logits at large d).
 
 Measured against KeOps (`pykeops` 2.3) and `torch.compile` on this project's CPU before it was
 written: docs/benchmarks.md.
@@ -54,6 +56,7 @@ __all__ = [
     "reduce",
     "block_stats",
     "block_softmax",
+    "lse",
 ]
 
 BACKENDS = ("auto", "torch", "fused")
@@ -72,6 +75,8 @@ _SIGNATURES = {
     "pf_reduce": [_P, _I64, _P, _I64, _I64, _F, _INT, _P, _INT, _I64, _P, _P, _INT],
     "pf_block_stats": [_P, _I64, _I64, _F, _INT, _INT, _I64, _P, _P, _P, _INT],
     "pf_block_softmax": [_P, _I64, _I64, _I64, _INT, _F, _INT, _INT, _I64, _P, _P, _P, _INT],
+    "pf_rows_lse": [_P, _I64, _I64, _P, _P, _INT],
+    "pf_cols_lse": [_P, _I64, _I64, _P, _P, _INT],
 }
 
 
@@ -253,3 +258,22 @@ def block_softmax(
         _ptr(col_bias), _ptr(lse_neg), _ptr(lse_pos), torch.get_num_threads(),
     )  # fmt: skip
     return lse_neg, lse_pos
+
+
+def lse(v: Tensor, dim: int, bias: Tensor | None = None) -> Tensor:
+    """log Σ exp(v + bias) of a stored logit matrix `v [c, m]` over `dim`: 1 gives `[c]` (bias
+    `[m]` per column), 0 gives `[m]` (bias `[c]` per row); one read of `v`."""
+    lib = _library()[0]
+    if lib is None:
+        raise RuntimeError(f"the fused field backend is unavailable: {reason()}")
+    c, m = v.shape
+    b = None if bias is None else bias.contiguous()
+    if dim == 1:
+        out = v.new_empty(c)
+        lib.pf_rows_lse(_ptr(v), c, m, _ptr(b), _ptr(out), torch.get_num_threads())
+    elif dim == 0:
+        out = v.new_empty(m)
+        lib.pf_cols_lse(_ptr(v), c, m, _ptr(b), _ptr(out), torch.get_num_threads())
+    else:
+        raise ValueError(f"dim is 0 (over rows) or 1 (over columns), got {dim}")
+    return out

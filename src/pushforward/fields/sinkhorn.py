@@ -37,6 +37,7 @@ from pushforward.fields.kernels import check_field_args, row_logits
 __all__ = ["SinkhornField", "sinkhorn_potentials", "sinkhorn_coupling"]
 
 _CACHE_PAIRS = 1 << 22  # Sinkhorn keeps its logits in memory up to this many pairs
+FUSED_CACHE_BYTES = 1 << 30  # the fused backend above d = 16 keeps the logits up to this size
 
 
 def sinkhorn_potentials(
@@ -55,8 +56,9 @@ def sinkhorn_potentials(
     `l_ij` are the kernel logits (`pairwise_logits`); both marginals are uniform (1/n, 1/m).
     Each iteration updates g (columns) then f (rows), so rows are exact and the column error
     shrinks with `iterations`. `mask_self` (x is y) forbids the pairs (i, i). Memory is
-    O(chunk · m). `backend` "fused" (or "auto" where it applies, for d ≤ 16) runs each half
-    sweep as one `fields.fused.reduce` from the points: no logits in memory.
+    O(chunk · m). `backend` "fused" (or "auto" where it applies) runs each half sweep as one
+    `fields.fused.reduce` from the points for d ≤ 16 (no logits in memory), and above it, for
+    logits up to `FUSED_CACHE_BYTES`, as one `fields.fused.lse` over logits computed once.
     """
     n, m = x.shape[0], y.shape[0]
     tau = float(temperature)
@@ -69,6 +71,13 @@ def sinkhorn_potentials(
             f = log_a - fused.reduce(x, y, tau, kernel, bias=g, mask_offset=mask)[0]
         return f, g
     starts = range(0, n, chunk)
+    if fused.use_fused(backend, x) and n * m * x.element_size() <= FUSED_CACHE_BYTES:
+        logits = torch.cat([row_logits(x[s : s + chunk], y, s, mask_self, tau, kernel)
+                            for s in starts])  # fmt: skip
+        for _ in range(max(int(iterations), 1)):  # each half sweep: one read of the logits
+            g = log_b - fused.lse(logits, 0, f)
+            f = log_a - fused.lse(logits, 1, g)
+        return f, g
     cached = n * m <= _CACHE_PAIRS  # small sets: compute the logits once, not per sweep
 
     def logits(s: int) -> Tensor:
