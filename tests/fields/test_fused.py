@@ -217,3 +217,10 @@ def test_without_a_compiler_auto_falls_back_to_torch(tmp_path):
     assert "did not build" in out.stdout and "refused: the fused field backend is unavailable" in (
         out.stdout
     )
+
+
+def test_the_environment_can_turn_the_fused_kernels_off():
+    code = "from pushforward.fields import fused; print(fused.available(), fused.reason())"
+    env = {**os.environ, "PUSHFORWARD_FIELD_BACKEND": "torch"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "False PUSHFORWARD_FIELD_BACKEND=torch", out.stderr

@@ -5,7 +5,8 @@
 `~/.cache/pushforward/kernels`), keyed by the source, the flags and the compiler, and loaded
 through ctypes: no pickle, no build step at install. Where no compiler works the backend is
 unavailable (`available()` is False, `reason()` says why) and every field runs its portable
-torch code, which gives the same result up to float rounding.
+torch code, which gives the same result up to float rounding. `PUSHFORWARD_FIELD_BACKEND=torch`
+in the environment turns the fused kernels off for the whole process (for A/B timings).
 
 Three reductions, float32 on the CPU (a field's memory stays O(rows · tile)):
 
