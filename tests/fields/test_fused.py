@@ -224,3 +224,38 @@ def test_the_environment_can_turn_the_fused_kernels_off():
     env = {**os.environ, "PUSHFORWARD_FIELD_BACKEND": "torch"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == "False PUSHFORWARD_FIELD_BACKEND=torch", out.stderr
+
+
+def test_gaussian_sum_and_its_gradients_against_autograd_of_the_formula():
+    x, y = _sets(120, 90, 3)
+    x.requires_grad_(True)
+    y.requires_grad_(True)
+    for a, b, diagonal in ((x, y, False), (x, x, True)):
+        ours = fused.gaussian_sum(a, b, 0.7, exclude_diagonal=diagonal)
+        x64, y64 = x.detach().double().requires_grad_(), y.detach().double().requires_grad_()
+        b64 = x64 if b is x else y64
+        k = (-torch.cdist(x64, b64).square() / (2 * 0.7**2)).exp()
+        want = k.sum() - (k.diagonal().sum() if diagonal else 0.0)
+        torch.testing.assert_close(ours.double(), want, rtol=1e-5, atol=1e-5)
+        grads = torch.autograd.grad(ours, [x, y], allow_unused=True)
+        wants = torch.autograd.grad(want, [x64, y64], allow_unused=True)
+        for got, ref in zip(grads, wants, strict=True):
+            assert (got is None) == (ref is None)
+            if got is not None:
+                torch.testing.assert_close(got.double(), ref, rtol=1e-4, atol=1e-5)
+
+
+def test_mmd_loss_is_the_same_on_both_backends_and_trains():
+    from pushforward.methods.statistics_matching import MMDConfig, mmd_loss
+
+    x, y = _sets(150, 130, 2)
+    x.requires_grad_(True)
+    losses, grads = [], []
+    for backend in ("fused", "torch"):
+        loss = mmd_loss(x, y, bandwidths=[0.2, 1.0], backend=backend)
+        losses.append(loss)
+        grads.append(torch.autograd.grad(loss, x)[0])
+    torch.testing.assert_close(losses[0], losses[1], rtol=1e-4, atol=1e-7)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-7)
+    with pytest.raises(ValueError, match="method.field_backend 'fast'"):
+        MMDConfig(field_backend="fast")
