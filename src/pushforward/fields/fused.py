@@ -2,13 +2,13 @@
 
 `fused.c` (beside this file) is compiled once with the system C compiler (`cc`, OpenMP,
 `-march=native`) into a cache folder (`$PUSHFORWARD_KERNEL_CACHE`, else
-`~/.cache/pushforward/kernels`), keyed by the source, the flags and the compiler, and loaded
-through ctypes: no pickle, no build step at install. Where no compiler works the backend is
+`~/.cache/pushforward/kernels`), keyed by the source, the flags, the compiler and the CPU's
+instruction sets, and loaded through ctypes: no pickle, no build step at install. Where no compiler works the backend is
 unavailable (`available()` is False, `reason()` says why) and every field runs its portable
 torch code, which gives the same result up to float rounding. `PUSHFORWARD_FIELD_BACKEND=torch`
 in the environment turns the fused kernels off for the whole process (for A/B timings).
 
-Three reductions, float32 on the CPU (a field's memory stays O(rows · tile)):
+The reductions, float32 on the CPU (a field's memory stays O(rows · tile)):
 
 * `reduce(x [n, d], y [m, d], …) -> (lse [n], mean [n, d] | None)`: per row, the log-sum-exp of
   the kernel logits l_ij + b_j and the softmax-weighted mean of y, computed from the points in
@@ -39,6 +39,7 @@ import ctypes
 import functools
 import hashlib
 import os
+import platform
 import shutil
 import subprocess
 import tempfile
@@ -92,6 +93,17 @@ def _cache_dir() -> Path:
     return Path(base) / "pushforward" / "kernels"
 
 
+def _cpu_flags() -> str:
+    """The processor's instruction-set flags (Linux /proc/cpuinfo; else the platform's name)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                return line
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _compile(compiler: str, target: Path) -> None:
     """Compile fused.c into `target`, atomically (a temporary file renamed into place)."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -117,6 +129,7 @@ def _library() -> tuple[ctypes.CDLL | None, str]:
             [compiler, "--version"], check=True, capture_output=True, text=True, timeout=30
         ).stdout
         key = hashlib.sha256(SOURCE.read_bytes() + " ".join(FLAGS).encode() + version.encode())
+        key.update(_cpu_flags().encode())  # -march=native: a shared cache must not mix CPUs
         target = _cache_dir() / f"fused-{key.hexdigest()[:16]}.so"
         if not target.exists():
             _compile(compiler, target)
