@@ -133,7 +133,9 @@ def test_report_output_never_overwrites_a_runs_own_file(trained, capsys):
 def test_a_second_writer_is_refused_with_the_holders_pid(tmp_path, capsys):
     out = tmp_path / "same"
     cmd = [sys.executable, "-m", "pushforward", "run", "fm-bimodal", "--out", str(out)]
-    cmd += ["--steps", "400", "--overwrite", *TINY, "--set", "train.log_every=1"]
+    # long enough that the second writer always comes while the first still holds the lock: 400
+    # steps of this tiny net took under a second on a quiet machine and lost the race once
+    cmd += ["--steps", "4000", "--overwrite", *TINY, "--set", "train.log_every=1"]
     first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
     deadline = time.time() + 120
@@ -144,7 +146,7 @@ def test_a_second_writer_is_refused_with_the_holders_pid(tmp_path, capsys):
     _, first_err = first.communicate(timeout=300)
     assert first.returncode == 0, first_err
     steps = [m.step for m in RunReader(out).metrics() if m.kind == "train"]
-    assert steps == sorted(set(steps)) and steps[-1] == 400  # one writer: no interleaved lines
+    assert steps == sorted(set(steps)) and steps[-1] == 4000  # one writer: no interleaved lines
 
 
 def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path, capsys, trained):
