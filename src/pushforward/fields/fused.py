@@ -3,10 +3,11 @@
 `fused.c` (beside this file) is compiled once with the system C compiler (`cc`, OpenMP,
 `-march=native`) into a cache folder (`$PUSHFORWARD_KERNEL_CACHE`, else
 `~/.cache/pushforward/kernels`), keyed by the source, the flags, the compiler and the CPU's
-instruction sets, and loaded through ctypes: no pickle, no build step at install. Where no compiler works the backend is
-unavailable (`available()` is False, `reason()` says why) and every field runs its portable
-torch code, which gives the same result up to float rounding. `PUSHFORWARD_FIELD_BACKEND=torch`
-in the environment turns the fused kernels off for the whole process (for A/B timings).
+instruction sets, and loaded through ctypes: no pickle, no build step at install. Where no
+compiler works the backend is unavailable (`available()` is False, `reason()` says why) and
+every field runs its portable torch code, which gives the same result up to float rounding.
+`PUSHFORWARD_FIELD_BACKEND=torch` in the environment turns the fused kernels off for the whole
+process (for A/B timings).
 
 The reductions, float32 on the CPU (a field's memory stays O(rows · tile)):
 
