@@ -127,6 +127,31 @@ void pf_reduce(const float *x, int64_t n, const float *yT, int64_t m, int64_t d,
     }
 }
 
+#define PF_ROWS 32
+
+/* Folds rows [i0, i1) of the columns [j0, j0 + w) of v [., m], each row shifted by
+ * row_bias[i] (NULL: 0), into running column log-sum-exps kept as (top [w], sum [w]): top
+ * starts at PF_LOW and sum at 0; a column's sum is rescaled once when its maximum grows. */
+static inline void pf_fold_cols(const float *v, int64_t m, int64_t i0, int64_t i1, int64_t j0,
+                                int64_t w, const float *row_bias, float *top, float *sum) {
+    float tile[PF_TILE];
+    for (int64_t t = 0; t < w; t++) tile[t] = top[t];
+    for (int64_t i = i0; i < i1; i++) {
+        const float *row = v + i * m + j0;
+        float r = row_bias ? row_bias[i] : 0.0f;
+        for (int64_t t = 0; t < w; t++) tile[t] = row[t] + r > tile[t] ? row[t] + r : tile[t];
+    }
+    for (int64_t t = 0; t < w; t++) { /* rescale the running sums to the new maximum */
+        sum[t] *= top[t] <= PF_LOW ? 0.0f : pf_exp(top[t] - tile[t]);
+        top[t] = tile[t];
+    }
+    for (int64_t i = i0; i < i1; i++) {
+        const float *row = v + i * m + j0;
+        float r = row_bias ? row_bias[i] : 0.0f;
+        for (int64_t t = 0; t < w; t++) sum[t] += pf_exp(row[t] + r - top[t]);
+    }
+}
+
 /* A block of rows [start, start + c) of the logits, made by BLAS as v [c, m] (laplace: squared
  * distances; gaussian: the logits themselves), turned into logits in place (laplace:
  * -a * sqrt(max(v, 0))), self-pairs (i, start + i) set to PF_MASK when `mask`; writes the rows'
@@ -135,7 +160,6 @@ void pf_reduce(const float *x, int64_t n, const float *yT, int64_t m, int64_t d,
  * The block is walked once from memory: PF_ROWS rows at a time, first their row sums (each row
  * in cache), then the same rows' column sums while they are still in cache (a column's running
  * sum is rescaled once per PF_ROWS rows when its maximum grows). */
-#define PF_ROWS 32
 void pf_block_stats(float *v, int64_t c, int64_t m, float a, int laplace, int mask,
                     int64_t start, float *row_lse, float *col_top, float *col_sum,
                     int threads) {
@@ -157,22 +181,7 @@ void pf_block_stats(float *v, int64_t c, int64_t m, float a, int laplace, int ma
 #pragma omp for schedule(static)
         for (int64_t j0 = 0; j0 < m; j0 += PF_TILE) {
             int64_t w = j0 + PF_TILE < m ? PF_TILE : m - j0;
-            float top[PF_TILE];
-            for (int64_t t = 0; t < w; t++) top[t] = col_top[j0 + t];
-            for (int64_t i = i0; i < i1; i++) {
-                const float *row = v + i * m + j0;
-                for (int64_t t = 0; t < w; t++) top[t] = row[t] > top[t] ? row[t] : top[t];
-            }
-            float *sum = col_sum + j0;
-            for (int64_t t = 0; t < w; t++) { /* rescale the running sums to the new maximum */
-                float old = col_top[j0 + t];
-                sum[t] *= old <= PF_LOW ? 0.0f : pf_exp(old - top[t]);
-                col_top[j0 + t] = top[t];
-            }
-            for (int64_t i = i0; i < i1; i++) {
-                const float *row = v + i * m + j0;
-                for (int64_t t = 0; t < w; t++) sum[t] += pf_exp(row[t] - top[t]);
-            }
+            pf_fold_cols(v, m, i0, i1, j0, w, NULL, col_top + j0, col_sum + j0);
         }
     }
 }
@@ -241,28 +250,14 @@ void pf_cols_lse(const float *v, int64_t c, int64_t m, const float *row_bias, fl
 #pragma omp parallel for num_threads(pf_threads(threads)) schedule(static)
     for (int64_t j0 = 0; j0 < m; j0 += PF_TILE) {
         int64_t w = j0 + PF_TILE < m ? PF_TILE : m - j0;
-        float top[PF_TILE], sum[PF_TILE], tile[PF_TILE];
+        float top[PF_TILE], sum[PF_TILE];
         for (int64_t t = 0; t < w; t++) {
             top[t] = PF_LOW;
             sum[t] = 0.0f;
         }
         for (int64_t i0 = 0; i0 < c; i0 += PF_ROWS) {
             int64_t i1 = i0 + PF_ROWS < c ? i0 + PF_ROWS : c;
-            for (int64_t t = 0; t < w; t++) tile[t] = top[t];
-            for (int64_t i = i0; i < i1; i++) {
-                const float *row = v + i * m + j0;
-                float r = row_bias ? row_bias[i] : 0.0f;
-                for (int64_t t = 0; t < w; t++) tile[t] = row[t] + r > tile[t] ? row[t] + r : tile[t];
-            }
-            for (int64_t t = 0; t < w; t++) { /* rescale the running sums to the new maximum */
-                sum[t] *= top[t] <= PF_LOW ? 0.0f : pf_exp(top[t] - tile[t]);
-                top[t] = tile[t];
-            }
-            for (int64_t i = i0; i < i1; i++) {
-                const float *row = v + i * m + j0;
-                float r = row_bias ? row_bias[i] : 0.0f;
-                for (int64_t t = 0; t < w; t++) sum[t] += pf_exp(row[t] + r - top[t]);
-            }
+            pf_fold_cols(v, m, i0, i1, j0, w, row_bias, top, sum);
         }
         for (int64_t t = 0; t < w; t++) out[j0 + t] = top[t] + logf(sum[t]);
     }
