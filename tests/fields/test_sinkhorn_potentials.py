@@ -95,6 +95,21 @@ def test_small_sets_compute_their_logits_once_large_ones_per_sweep(logit_rows, m
         assert all(torch.equal(a, b) for a, b in zip(again, cached, strict=True))
 
 
+@pytest.mark.parametrize("self_coupling", [False, True])
+def test_the_field_reuses_the_logits_its_sweeps_kept(logit_rows, monkeypatch, self_coupling):
+    """Small sets: the barycentres read the logits the potentials kept (each block computed
+    once per coupling), and the field equals the one that recomputes them (cache off)."""
+    x, y = _points(10, 9, seed=3)
+    field = sinkhorn.SinkhornField(iterations=5, chunk=4, backend="torch")
+    kept = field.parts(x, y, None if self_coupling else x[:6], 0.4)[0]
+    assert logit_rows == [4, 4, 2] * 2  # x→y_pos and x→y_neg, once each
+    logit_rows.clear()
+    monkeypatch.setattr(sinkhorn, "_CACHE_PAIRS", 0)
+    recomputed = field.parts(x, y, None if self_coupling else x[:6], 0.4)[0]
+    assert len(logit_rows) == 2 * (2 * 5 + 1) * 3  # per half sweep and once for the barycentre
+    assert torch.equal(kept, recomputed)
+
+
 def test_the_potentials_work_in_blocks_of_1024_rows_by_default(logit_rows):
     x, y = _points(1030, 3)
     sinkhorn_potentials(x, y, temperature=1.0, iterations=1)

@@ -60,8 +60,23 @@ def sinkhorn_potentials(
     `fields.fused.reduce` from the points for d ≤ 16 (no logits in memory), and above it, for
     logits up to `FUSED_CACHE_BYTES`, as one `fields.fused.lse` over logits computed once.
     """
+    f, g, _ = _solve(x, y, float(temperature), kernel, iterations, mask_self, chunk, backend)
+    return f, g
+
+
+def _solve(
+    x: Tensor,
+    y: Tensor,
+    tau: float,
+    kernel: str,
+    iterations: int,
+    mask_self: bool,
+    chunk: int,
+    backend: str,
+) -> tuple[Tensor, Tensor, list[Tensor] | None]:
+    """`sinkhorn_potentials`' `(f [n], g [m])` and the logits it kept in memory, as row blocks
+    `[≤ chunk, m]` (None when it swept from the points or recomputed the logits per sweep)."""
     n, m = x.shape[0], y.shape[0]
-    tau = float(temperature)
     log_a, log_b = -math.log(n), -math.log(m)
     f = torch.zeros(n, dtype=x.dtype, device=x.device)  # g starts as the first column update
     if fused.from_points(backend, x):
@@ -69,7 +84,7 @@ def sinkhorn_potentials(
         for _ in range(max(int(iterations), 1)):  # columns: rows of the transposed problem
             g = log_b - fused.reduce(y, x, tau, kernel, bias=f, mask_offset=mask)[0]
             f = log_a - fused.reduce(x, y, tau, kernel, bias=g, mask_offset=mask)[0]
-        return f, g
+        return f, g, None
     starts = range(0, n, chunk)
     if fused.use_fused(backend, x) and n * m * x.element_size() <= FUSED_CACHE_BYTES:
         logits = torch.cat([row_logits(x[s : s + chunk], y, s, mask_self, tau, kernel)
@@ -77,7 +92,7 @@ def sinkhorn_potentials(
         for _ in range(max(int(iterations), 1)):  # each half sweep: one read of the logits
             g = log_b - fused.lse(logits, 0, f)
             f = log_a - fused.lse(logits, 1, g)
-        return f, g
+        return f, g, list(logits.split(chunk))
     cached = n * m <= _CACHE_PAIRS  # small sets: compute the logits once, not per sweep
 
     def logits(s: int) -> Tensor:
@@ -96,7 +111,7 @@ def sinkhorn_potentials(
             part = blocks[i] if blocks is not None else logits(s)
             rows.append(log_a - (part + g).logsumexp(1))
         f = torch.cat(rows)
-    return f, g
+    return f, g, blocks
 
 
 def sinkhorn_coupling(
@@ -125,8 +140,12 @@ def _barycentre(
     kernel: str,
     chunk: int,
     backend: str = "auto",
+    blocks: list[Tensor] | None = None,
 ) -> Tensor:
-    """Barycentric projection `(P @ y) / rowsum(P)` `[n, d]` of a Sinkhorn coupling, chunked."""
+    """Barycentric projection `(P @ y) / rowsum(P)` `[n, d]` of a Sinkhorn coupling, chunked;
+    `blocks` are the logits' row blocks when the solver kept them (not recomputed then)."""
+    if blocks is not None:
+        return torch.cat([(part + g).softmax(dim=1) @ y for part in blocks])
     if fused.from_points(backend, x):
         return fused.reduce(x, y.to(x), tau, kernel, bias=g, mask_offset=0 if mask else None,
                             mean=True)[1]  # fmt: skip
@@ -159,10 +178,11 @@ class SinkhornField:
         check_field_args(x, temperature, self.kernel, mask)
         y_neg = x if y_neg is None else y_neg
         tau = float(temperature)
-        kw = dict(temperature=tau, kernel=self.kernel, iterations=self.iterations, chunk=self.chunk,
-                  backend=self.backend)  # fmt: skip
-        _, g_xy = sinkhorn_potentials(x, y_pos, **kw)
-        _, g_xx = sinkhorn_potentials(x, y_neg, mask_self=mask, **kw)
-        pull = _barycentre(x, y_pos, g_xy, False, tau, self.kernel, self.chunk, self.backend)
-        push = _barycentre(x, y_neg, g_xx, mask, tau, self.kernel, self.chunk, self.backend)
+        k, it, chunk, backend = self.kernel, self.iterations, self.chunk, self.backend
+        # one coupling's logits in memory at a time (each up to FUSED_CACHE_BYTES)
+        _, g, kept = _solve(x, y_pos, tau, k, it, False, chunk, backend)
+        pull = _barycentre(x, y_pos, g, False, tau, k, chunk, backend, kept)
+        del kept
+        _, g, kept = _solve(x, y_neg, tau, k, it, mask, chunk, backend)
+        push = _barycentre(x, y_neg, g, mask, tau, k, chunk, backend, kept)
         return pull - push, torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
