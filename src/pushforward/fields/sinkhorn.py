@@ -144,16 +144,17 @@ def _barycentre(
 ) -> Tensor:
     """Barycentric projection `(P @ y) / rowsum(P)` `[n, d]` of a Sinkhorn coupling, chunked;
     `blocks` are the logits' row blocks when the solver kept them (not recomputed then)."""
-    if blocks is not None:
-        return torch.cat([(part + g).softmax(dim=1) @ y for part in blocks])
-    if fused.from_points(backend, x):
+    if blocks is None and fused.from_points(backend, x):
         return fused.reduce(x, y.to(x), tau, kernel, bias=g, mask_offset=0 if mask else None,
                             mean=True)[1]  # fmt: skip
-    out = []
-    for s in range(0, x.shape[0], chunk):
-        logits = row_logits(x[s : s + chunk], y, s, mask, tau, kernel) + g
-        out.append(logits.softmax(dim=1) @ y)  # f_i cancels in the row normalisation
-    return torch.cat(out)
+    starts = range(0, x.shape[0], chunk)
+    parts = (
+        blocks
+        if blocks is not None
+        else (row_logits(x[s : s + chunk], y, s, mask, tau, kernel) for s in starts)
+    )
+    # f_i cancels in the row normalisation
+    return torch.cat([(part + g).softmax(dim=1) @ y for part in parts])
 
 
 @dataclass(frozen=True)
