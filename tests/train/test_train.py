@@ -11,6 +11,7 @@ from pushforward.errors import ConfigError, TrainingError
 from pushforward.experiments import build, resolve
 from pushforward.methods import build_method
 from pushforward.nets import NetConfig
+from pushforward.report.convergence import Curve, doubling_change
 from pushforward.run import Layout, RunInfo, RunReader, load_checkpoint
 from pushforward.runtime import stream_generator
 from pushforward.train import TrainConfig, fit, snapshot_steps
@@ -134,6 +135,14 @@ def test_snapshot_steps_are_log_spaced_and_include_ends():
     gaps = [b - a for a, b in zip(s[1:], s[2:], strict=False)]
     assert gaps == sorted(gaps)  # growing gaps: log spacing
     assert snapshot_steps(5, 0) == [0, 5]
+
+
+@pytest.mark.parametrize(("steps", "count"), [(4000, 8), (48000, 24), (800, 6), (5000, 3)])
+def test_snapshot_steps_hold_the_half_way_step_for_the_doubling_check(steps, count):
+    s = snapshot_steps(steps, count)
+    assert s[-2:] == [steps // 2, steps] and len(s) <= count + 1  # low steps may round together
+    curve = Curve("fd", tuple(s), tuple(float(100 + (steps - k)) for k in s))
+    assert doubling_change(curve) == pytest.approx((steps - steps // 2) / 100)
 
 
 def test_bad_train_config_is_refused():

@@ -50,12 +50,14 @@ __all__ = ["fit", "snapshot_steps"]
 
 
 def snapshot_steps(steps: int, count: int) -> list[int]:
-    """About `count` log-spaced steps in [1, steps], plus 0 and `steps` (for the slider)."""
-    if count <= 0:
-        return [0, steps]
+    """About `count` steps: 0, `steps`, and `count − 1` log-spaced in [1, steps / 2] ending at
+    steps / 2, so the convergence check compares the figure over exactly the last doubling."""
+    if count <= 1 or steps < 2:
+        return sorted({0, steps})
+    half = steps / 2
     points = {0, steps}
-    for i in range(count):
-        points.add(round(math.exp(math.log(steps) * (i + 1) / count)))
+    for i in range(count - 1):
+        points.add(round(math.exp(math.log(half) * (i + 1) / (count - 1))))
     return sorted(p for p in points if 0 <= p <= steps)
 
 
