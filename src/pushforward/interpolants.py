@@ -77,6 +77,8 @@ __all__ = [
     "sinkhorn_plan",
     "sinkhorn_pairing",
     "integrate_sde",
+    "TIME_SAMPLERS",
+    "draw_times",
 ]
 
 PATHS = ("linear", "trig", "polynomial", "vp")
@@ -220,6 +222,22 @@ class Interpolant:
         sign = -1.0 if reverse else 1.0
         eps_t = self.diffusion(t, eps, schedule)
         return self.drift(v, eta, t) + sign * eps_t * self.score(eta, t)
+
+
+TIME_SAMPLERS = ("uniform", "logit-normal")
+
+
+def draw_times(
+    shape: tuple[int, ...], sampler: str, mu: float, std: float, generator: torch.Generator
+) -> Tensor:
+    """Training times `[*shape]` in [0, 1]: `uniform`, or `logit-normal` t = sigmoid(μ + std·n)
+    (Esser et al. 2024), which has median sigmoid(μ) and puts more draws where μ points."""
+    device = generator.device
+    if sampler == "uniform":
+        return torch.rand(shape, generator=generator, device=device)
+    if sampler == "logit-normal":
+        return torch.sigmoid(mu + std * torch.randn(shape, generator=generator, device=device))
+    raise ValueError(f"unknown time sampler {sampler!r}; choose one of {TIME_SAMPLERS}")
 
 
 def _rowwise(x0: Tensor, x1: Tensor, t: Tensor) -> bool:

@@ -11,6 +11,7 @@ from scipy import stats
 from pushforward.data import make_distribution
 from pushforward.interpolants import (
     Interpolant,
+    draw_times,
     integrate_sde,
     linear_interpolant,
     ot_pairing,
@@ -268,6 +269,41 @@ def test_the_default_interpolant_is_the_noiseless_linear_path():
     c = Interpolant("polynomial").coefficients(t)  # the default exponent: β = t², α = 1 − t²
     torch.testing.assert_close(c.beta, (t**2)[:, None])
     torch.testing.assert_close(c.d_beta, (2 * t)[:, None])
+
+
+@pytest.mark.parametrize(("mu", "std"), [(0.0, 1.0), (1.5, 1.0), (-0.8, 0.8)])
+def test_logit_normal_times_follow_their_closed_form_law(mu, std):
+    t = draw_times((20000,), "logit-normal", mu, std, _gen(3)).double().numpy()
+    cdf = lambda u: stats.norm.cdf((np.log(u) - np.log1p(-u) - mu) / std)  # noqa: E731
+    assert stats.kstest(t, cdf).pvalue > 1e-3
+    assert stats.kstest(t, "uniform").pvalue < 1e-6  # the test can tell it from uniform
+    assert abs(np.median(t) - 1 / (1 + math.exp(-mu))) < 0.01
+
+
+def test_uniform_times_are_the_generators_draws_and_unknown_samplers_are_refused():
+    torch.testing.assert_close(
+        draw_times((5, 2), "uniform", 3.0, 9.0, _gen(1)), torch.rand(5, 2, generator=_gen(1))
+    )
+    with pytest.raises(ValueError, match=r"time sampler 'beta'; choose one of \("):
+        draw_times((3,), "beta", 0.0, 1.0, _gen())
+
+
+def test_the_flow_trains_on_the_times_its_sampler_draws():
+    target = make_distribution("8gaussians")
+    net = NetConfig(width=16, depth=1)
+    spec = {"name": "flow-matching", "time_sampler": "logit-normal", "time_mu": 2.0}
+    fm, uniform = (
+        build_method(c, target, None, net, _gen()) for c in (spec, {"name": "flow-matching"})
+    )
+    seen = []
+    fm.velocity.register_forward_hook(lambda m, args, out: seen.append(args[1]))
+    batch = target.sample(4000, _gen(1))
+    assert not torch.equal(fm.loss(batch, _gen(2))[0], uniform.loss(batch, _gen(2))[0])
+    assert abs(seen[0].median().item() - 1 / (1 + math.exp(-2.0))) < 0.02
+    for bad, match in [({"time_sampler": "beta"}, "method.time_sampler 'beta'"),
+                       ({"time_std": 0.0}, "method.time_std > 0")]:  # fmt: skip
+        with pytest.raises(Exception, match=match):
+            build_method({"name": "flow-matching", **bad}, target, None, net, _gen())
 
 
 def test_bad_interpolant_settings_are_refused_with_the_choices():

@@ -44,7 +44,9 @@ from pushforward.interpolants import (
     DIFFUSIONS,
     NOISES,
     PATHS,
+    TIME_SAMPLERS,
     Interpolant,
+    draw_times,
     integrate_sde,
     ot_pairing,
     sinkhorn_pairing,
@@ -80,7 +82,9 @@ class FlowConfig:
     velocity from it (`pushforward.methods.prediction`, gain capped at 1/`alpha_min`; σ = 0
     only). `conditional = true` trains a class-conditional field with classifier-free
     guidance (labels dropped at rate `p_uncond`; `guidance` is the default sampling scale w,
-    1 = the conditional model; `pushforward.methods.conditioning`)."""
+    1 = the conditional model; `pushforward.methods.conditioning`). `time_sampler` draws the
+    training times: `uniform`, or `logit-normal` sigmoid(`time_mu` + `time_std`·n), which
+    puts more of them near t = 1 (the data end) for `time_mu` > 0."""
 
     coupling: str = "independent"
     solver: str = "euler"
@@ -93,9 +97,21 @@ class FlowConfig:
     guidance: float = 1.0
     prediction: str = "velocity"
     alpha_min: float = 0.05
+    time_sampler: str = "uniform"
+    time_mu: float = 0.0
+    time_std: float = 1.0
 
     def __post_init__(self) -> None:
         """Check names and ranges."""
+        if self.time_sampler not in TIME_SAMPLERS:
+            raise ValueError(
+                f"method.time_sampler {self.time_sampler!r}: choose one of {TIME_SAMPLERS}"
+            )
+        if not math.isfinite(self.time_mu) or not self.time_std > 0:
+            raise ValueError(
+                f"method.time_mu must be finite and method.time_std > 0, got {self.time_mu} "
+                f"and {self.time_std}"
+            )
         if self.prediction not in PREDICTIONS:
             raise ValueError(f"method.prediction {self.prediction!r}: choose one of {PREDICTIONS}")
         if not 0 < self.alpha_min < 1:
@@ -229,7 +245,9 @@ class StochasticInterpolant(Method):
         elif self.spec.coupling == "sinkhorn":
             i, j = sinkhorn_pairing(x0, x1, self.spec.coupling_reg, generator)
             x0, x1, labels = x0[i], x1[j], None if labels is None else labels[j]
-        t = torch.rand(x1.shape[0], generator=generator, device=generator.device).to(x1)
+        spec = self.spec
+        t = draw_times((x1.shape[0],), spec.time_sampler, spec.time_mu, spec.time_std, generator)
+        t = t.to(x1)
         z = draw_normal(tuple(x1.shape), generator, x1) if self.denoiser is not None else None
         xt = self.interpolant.point(x0, x1, z, t)
         target_v = self.interpolant.velocity_target(x0, x1, t)

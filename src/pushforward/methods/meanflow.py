@@ -50,12 +50,11 @@ from torch import Tensor, nn
 
 from pushforward.data import make_distribution
 from pushforward.data.base import Distribution
+from pushforward.interpolants import TIME_SAMPLERS, draw_times
 from pushforward.methods.base import MapDynamics, Method
 from pushforward.nets import MLP, NetConfig, TimeEmbedding
 
 __all__ = ["MeanFlow", "MeanFlowConfig", "AverageVelocity", "meanflow_target", "sample_times"]
-
-TIME_SAMPLERS = ("logit-normal", "uniform")
 
 
 @dataclass
@@ -127,14 +126,9 @@ def sample_times(
     n: int, config: MeanFlowConfig, generator: torch.Generator, like: Tensor
 ) -> tuple[Tensor, Tensor]:
     """(r, t) `[n]` each with 0 ≤ r ≤ t ≤ 1: two draws sorted, then r = t except a `ratio`."""
-    device = generator.device
-    if config.time_sampler == "logit-normal":
-        pair = torch.sigmoid(config.mu + config.std * torch.randn(n, 2, generator=generator,
-                                                                  device=device))  # fmt: skip
-    else:
-        pair = torch.rand(n, 2, generator=generator, device=device)
+    pair = draw_times((n, 2), config.time_sampler, config.mu, config.std, generator)
     r, t = pair.min(1).values, pair.max(1).values
-    equal = torch.rand(n, generator=generator, device=device) >= config.ratio
+    equal = torch.rand(n, generator=generator, device=generator.device) >= config.ratio
     r = torch.where(equal, t, r)
     return r.to(like), t.to(like)
 
