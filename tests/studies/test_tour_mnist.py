@@ -58,7 +58,7 @@ def test_cli_refuses_steps_for_the_budget_tour_and_bad_budgets(tmp_path, capsys)
 
 def test_base_experiment_is_the_shared_mnist_mlp_without_snapshots():
     base = base_experiment("families-mnist")
-    fm = base_experiment("mnist-fm")
+    fm = base_experiment("mnist-fm-velocity")  # the velocity head the published tour ran
     assert base["data"]["name"] == "mnist" and base["net"] == fm["net"]
     assert base["method"] == fm["method"] and base["train"]["snapshots"] == 0
     evaluation = ("snapshots", "snapshot_samples", "eval_samples")  # the budget trains

@@ -89,7 +89,7 @@ EMA_REFERENCE_STEPS = 4000  # the mnist-* runs' length, for which their EMA deca
 # train), [method] overrides, [train] overrides). "diffusion" yields the rows diffusion-ode
 # and diffusion-sde; "distilled-fm" is built from a flow-matching teacher (module doc).
 ROWS: dict[str, tuple[str, str | None, dict[str, Any], dict[str, Any]]] = {
-    "flow-matching": ("probability flow", "mnist-fm", {}, {}),
+    "flow-matching": ("probability flow", "mnist-fm-velocity", {}, {}),
     "interpolant-sde": ("probability flow", None,
                         {"name": "stochastic-interpolant", "sigma": 1.0, "sampler": "sde",
                          "steps": 50}, {}),
@@ -104,7 +104,7 @@ ROWS: dict[str, tuple[str, str | None, dict[str, Any], dict[str, Any]]] = {
                          {"lr": 1e-3}),
     "vae": ("density", None, {"name": "vae", "latent_dim": 12}, {}),
     "diffusion": ("probability flow", None, {"name": "diffusion"}, {}),
-    "distilled-fm": ("direct (distilled)", "mnist-fm", {}, {}),
+    "distilled-fm": ("direct (distilled)", "mnist-fm-velocity", {}, {}),
     "meanflow": ("one step from scratch", "mnist-meanflow", {}, {}),
     "consistency": ("one step from scratch", "mnist-consistency", {}, {}),
     "gan": ("adversarial", None, {"name": "gan", "r1": 1.0},
