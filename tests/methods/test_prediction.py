@@ -47,12 +47,25 @@ def test_the_gain_is_capped_at_one_over_alpha_min_near_the_end():
     torch.testing.assert_close(scalar_t, torch.full((1, 2), 2.0))
 
 
+def test_sampling_clamps_the_endpoint_into_its_box_and_training_sees_it_raw():
+    """Linear path at t = 0.5 with x̂₁ = 3 and box [0, 1]: v = 2 (x̂₁ − x) in both modes."""
+    x = torch.zeros(1, 2)
+    head = DataPrediction(Oracle(torch.full((1, 2), 3.0)), Interpolant("linear"), box=(0.0, 1.0))
+    torch.testing.assert_close(head(x, torch.tensor([0.5])), torch.full((1, 2), 6.0))
+    torch.testing.assert_close(head.eval()(x, torch.tensor([0.5])), torch.full((1, 2), 2.0))
+    target, net = make_distribution("8gaussians"), NetConfig(width=8, depth=1)
+    spec = {"name": "flow-matching", "prediction": "data", "prediction_range": [-4.0, 4.0]}
+    assert build_method(spec, target, None, net, gen()).velocity.box == (-4.0, 4.0)
+
+
 def test_bad_prediction_settings_are_refused():
     target, net = make_distribution("8gaussians"), NetConfig(width=8, depth=1)
     for method, match in (
         ({"name": "flow-matching", "prediction": "noise"}, "velocity.*data"),
         ({"name": "flow-matching", "prediction": "data", "alpha_min": 0.0}, "alpha_min"),
         ({"name": "stochastic-interpolant", "sigma": 0.5, "prediction": "data"}, "sigma = 0"),
+        ({"name": "flow-matching", "prediction_range": [0.0, 1.0]}, "needs prediction = 'data'"),
+        ({"name": "flow-matching", "prediction": "data", "prediction_range": [1, 0]}, "low < high"),
     ):
         with pytest.raises(Exception, match=match):
             build_method(method, target, None, net, gen())

@@ -84,7 +84,8 @@ class FlowConfig:
     guidance (labels dropped at rate `p_uncond`; `guidance` is the default sampling scale w,
     1 = the conditional model; `pushforward.methods.conditioning`). `time_sampler` draws the
     training times: `uniform`, or `logit-normal` sigmoid(`time_mu` + `time_std`·n), which
-    puts more of them near t = 1 (the data end) for `time_mu` > 0."""
+    puts more of them near t = 1 (the data end) for `time_mu` > 0. `prediction_range = [low,
+    high]` clamps the predicted endpoint into the data's box when sampling (data only)."""
 
     coupling: str = "independent"
     solver: str = "euler"
@@ -100,6 +101,7 @@ class FlowConfig:
     time_sampler: str = "uniform"
     time_mu: float = 0.0
     time_std: float = 1.0
+    prediction_range: list[float] | None = None
 
     def __post_init__(self) -> None:
         """Check names and ranges."""
@@ -114,6 +116,13 @@ class FlowConfig:
             )
         if self.prediction not in PREDICTIONS:
             raise ValueError(f"method.prediction {self.prediction!r}: choose one of {PREDICTIONS}")
+        if self.prediction_range is not None:
+            box = self.prediction_range
+            if self.prediction != "data" or len(box) != 2 or not box[0] < box[1]:
+                raise ValueError(
+                    f"method.prediction_range is [low, high] with low < high and needs "
+                    f"prediction = 'data', got {box!r} with prediction {self.prediction!r}"
+                )
         if not 0 < self.alpha_min < 1:
             raise ValueError(f"method.alpha_min must be in (0, 1), got {self.alpha_min}")
         if not 0 <= self.p_uncond < 1 or not math.isfinite(self.guidance):
@@ -228,7 +237,8 @@ class StochasticInterpolant(Method):
         """The velocity head: `net` itself, or read as an endpoint predictor (`prediction`)."""
         if config.prediction == "velocity":
             return net
-        return DataPrediction(net, self.interpolant, config.alpha_min)
+        box = None if config.prediction_range is None else tuple(config.prediction_range)
+        return DataPrediction(net, self.interpolant, config.alpha_min, box)
 
     def loss(
         self, batch: Tensor, generator: torch.Generator, labels: Tensor | None = None
