@@ -17,6 +17,7 @@ from pushforward.errors import DataError
 from pushforward.experiments import build, complete, experiments, resolve
 
 FM = "mnist-fm"
+FM_VELOCITY = "mnist-fm-velocity"
 DRIFT = "mnist-drift"
 FEATURES = "mnist-drift-features"
 CHARTS = {
@@ -25,7 +26,7 @@ CHARTS = {
     for short, encoder in (("det", "deterministic"), ("stoch", "stochastic"))
 }
 LATENT_FLOWS = {f"mnist-latent-{k}-{chart}": k for k in (12, 32) for chart in ("pca", "ae")}
-NAMES = [FM, *CHARTS, DRIFT, FEATURES, *LATENT_FLOWS]
+NAMES = [FM, FM_VELOCITY, *CHARTS, DRIFT, FEATURES, *LATENT_FLOWS]
 
 
 @pytest.fixture
@@ -60,18 +61,26 @@ def test_mnist_experiment_resolves_and_builds(fake_mnist, name):
 
 
 def test_mnist_experiments_share_the_mlp_and_the_training(fake_mnist):
-    """The seed's "same MLP": one [net] for all; [train] differs only in the learning rate."""
+    """The seed's "same MLP": one [net] for all; [train] differs only in the learning rate and
+    the budget (mnist-fm's own 8000 steps: its lowest FD, docs/mnist.md)."""
     cfgs = {name: resolve(name) for name in NAMES}
     nets = {json.dumps(c["net"], sort_keys=True) for c in cfgs.values()}
     assert len(nets) == 1
     assert cfgs[FM]["net"]["width"] >= 784  # wide enough for the flow's identity part
     trains = {
-        json.dumps({k: v for k, v in c["train"].items() if k != "lr"}, sort_keys=True)
+        json.dumps(
+            {k: v for k, v in c["train"].items() if k not in ("lr", "steps")}, sort_keys=True
+        )
         for c in cfgs.values()
     }
     assert len(trains) == 1
     assert cfgs[FM]["method"]["name"] == "flow-matching"
     assert (cfgs[FM]["method"]["solver"], cfgs[FM]["method"]["steps"]) == ("euler", 50)
+    assert {c["train"]["steps"] for c in cfgs.values()} == {4000, 8000}
+    velocity, endpoint = cfgs[FM_VELOCITY]["method"], cfgs[FM]["method"]
+    recipe = {"prediction", "time_sampler", "time_mu", "time_std", "prediction_range", "alpha_min"}
+    assert {k for k in endpoint if endpoint[k] != velocity[k]} == recipe  # only the head, times
+    assert (velocity["prediction"], endpoint["prediction"]) == ("velocity", "data")
     assert cfgs[DRIFT]["method"]["name"] == "drifting"
     assert cfgs[FEATURES]["method"]["name"] == "drifting"
     assert cfgs[FEATURES]["train"]["lr"] == cfgs[DRIFT]["train"]["lr"]
