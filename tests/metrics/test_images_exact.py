@@ -266,6 +266,19 @@ def test_image_report_clamps_samples_into_the_pixel_range_for_fd_clamped():
     assert report["fd_clamped"] != pytest.approx(report["fd"])
 
 
+def test_out_of_range_share_ignores_float_rounding_of_a_clamped_sampler():
+    """A value beyond [0, 1] by float32 rounding (1.2e-7) is not out of range; by 1e-4 it is."""
+    data = {"train": points(40, 1).sigmoid(), "test": points(35, 2).sigmoid()}
+    target, model = Splits(data, "train"), identity_classifier("mnist")
+    samples = points(10, 3).sigmoid()
+    samples[0, 0], samples[1, 1] = 1.0 + 1.2e-7, -1.2e-7
+    report = image_report(samples, model, target, generator=gen(7), k=3)
+    assert report["out_of_range_share"] == 0.0
+    samples[2, 0] = 1.0 + 1e-4
+    report = image_report(samples, model, target, generator=gen(7), k=3)
+    assert report["out_of_range_share"] == pytest.approx(1 / 20)
+
+
 def test_classifier_confidence_and_score_closed_forms():
     # uniform predictions: confidence 1/C, score 1; one-hot and balanced: confidence 1, score C
     assert images.classifier_confidence(torch.zeros(7, 10)) == pytest.approx(

@@ -82,6 +82,7 @@ __all__ = [
 
 N_CLASSES = 10
 PIXEL_RANGE = (0.0, 1.0)  # every image data set's pixels (mnist, digits / 16)
+RANGE_TOLERANCE = 1e-5  # out of range means further out than float32 rounding of a clamped value
 
 
 class Classifier(nn.Module):
@@ -403,7 +404,8 @@ def image_report(
       ``classifier_score``: exp E_x KL(p(y|x) ‖ p(y)), the Inception Score with our classifier
       (1 to 10: confident per sample and balanced over classes);
     * ``out_of_range_share``: share of sample pixel values outside the data's pixel range
-      ``PIXEL_RANGE`` = [0, 1] (a decoder or flow emits values there that no image has);
+      ``PIXEL_RANGE`` = [0, 1] by more than ``RANGE_TOLERANCE`` (a decoder or flow emits values
+      there that no image has; a sampler that clamps and then rounds is not counted);
       ``fd_clamped``: the FD of the samples clamped into that range (what an image viewer shows),
       against the same reference; it equals ``fd`` when nothing is out of range;
     * ``feat_precision``, ``feat_recall``, ``feat_density``, ``feat_coverage``: k-NN support
@@ -427,7 +429,8 @@ def image_report(
     out = {"fd": frechet_distance(fs, fr)}
     low, high = PIXEL_RANGE
     outside = (samples < low) | (samples > high)
-    out["out_of_range_share"] = float(outside.double().mean())
+    far = (samples < low - RANGE_TOLERANCE) | (samples > high + RANGE_TOLERANCE)
+    out["out_of_range_share"] = float(far.double().mean())
     clamped = samples.clamp(low, high)
     out["fd_clamped"] = (
         frechet_distance(classifier_features(model, clamped), fr) if outside.any() else out["fd"]
