@@ -427,13 +427,13 @@ def image_report(
     real = real_x[perm[: min(n, max_real)]]
     fs, fr = classifier_features(model, samples), classifier_features(model, real)
     out = {"fd": frechet_distance(fs, fr)}
-    low, high = PIXEL_RANGE
-    outside = (samples < low) | (samples > high)
-    far = (samples < low - RANGE_TOLERANCE) | (samples > high + RANGE_TOLERANCE)
-    out["out_of_range_share"] = float(far.double().mean())
-    clamped = samples.clamp(low, high)
+    clamped = samples.clamp(*PIXEL_RANGE)
+    overshoot = (samples - clamped).abs()  # 0 inside the range
+    out["out_of_range_share"] = float((overshoot > RANGE_TOLERANCE).double().mean())
     out["fd_clamped"] = (
-        frechet_distance(classifier_features(model, clamped), fr) if outside.any() else out["fd"]
+        frechet_distance(classifier_features(model, clamped), fr)
+        if (overshoot > 0).any()
+        else out["fd"]
     )
     if len(real_x) >= 2 * min(n, max_real):
         other = real_x[perm[min(n, max_real) : 2 * min(n, max_real)]]
